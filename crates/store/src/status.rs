@@ -1,0 +1,176 @@
+//! What is stored: counts, date ranges, stations and the last imports.
+
+use crate::error::{StoreError, StoreResult};
+use crate::layout::DataDir;
+use crate::relational::{open_read_only, read_manifest, relational_tables};
+use crate::series::Series;
+use jicha_core::calendar::from_epoch_days;
+use serde::Serialize;
+
+/// One import as the history records it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRecord {
+    /// When it started (local time).
+    pub started_at: String,
+    /// When it committed.
+    pub finished_at: String,
+    /// What was imported (the path given).
+    pub source: String,
+    /// Files read.
+    pub files: u64,
+    /// Rows stored.
+    pub rows: u64,
+    /// `committed`.
+    pub outcome: String,
+    /// Rows per table.
+    pub detail: String,
+}
+
+/// One table's row count and date range.
+#[derive(Debug, Clone, Serialize)]
+pub struct TableStatus {
+    /// Table or series name.
+    pub table: String,
+    /// Chinese name.
+    pub name_zh: String,
+    /// Rows stored.
+    pub rows: u64,
+    /// First date (or period) stored, where the table has one.
+    pub first: Option<String>,
+    /// Last date (or period) stored.
+    pub last: Option<String>,
+    /// Partition files (series only).
+    pub files: Option<u64>,
+    /// Bytes on disk (series only).
+    pub bytes: Option<u64>,
+}
+
+/// A station and its customer count.
+#[derive(Debug, Clone, Serialize)]
+pub struct StationStatus {
+    /// 供电单位编码.
+    pub station_id: String,
+    /// 供电单位名称.
+    pub name: String,
+    /// Customers stored.
+    pub customers: u64,
+}
+
+/// Everything `jicha status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The data dir.
+    pub data_dir: String,
+    /// Version counter, raised by each committed import.
+    pub data_version: u64,
+    /// Tables and series.
+    pub tables: Vec<TableStatus>,
+    /// Stations.
+    pub stations: Vec<StationStatus>,
+    /// The last imports, newest first.
+    pub imports: Vec<ImportRecord>,
+}
+
+/// Which column gives a relational table's date range.
+fn date_column(table: &str) -> Option<&'static str> {
+    Some(match table {
+        "customers" => "opened_on",
+        "meters" => "installed_on",
+        "tariffs" => "valid_from",
+        "bills" | "surveys" => "period",
+        "payments" => "paid_on",
+        "work_orders" => "accepted_at",
+        "outages" => "start_at",
+        "field_checks" => "checked_on",
+        _ => return None,
+    })
+}
+
+impl Status {
+    /// Reads the status of a data dir without changing anything in it.
+    pub fn read(dir: &DataDir) -> StoreResult<Status> {
+        if !dir.exists() {
+            return Err(StoreError::Missing(dir.root().to_owned()));
+        }
+        let conn = open_read_only(&dir.database())?;
+        let mut tables = Vec::new();
+        for t in relational_tables() {
+            let (rows, first, last): (i64, Option<String>, Option<String>) = match date_column(t.name) {
+                Some(c) => conn.query_row(
+                    &format!("SELECT count(*), min({c}), max({c}) FROM {}", t.name),
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?,
+                None => (
+                    conn.query_row(&format!("SELECT count(*) FROM {}", t.name), [], |r| r.get(0))?,
+                    None,
+                    None,
+                ),
+            };
+            let shorten = |s: String| s.chars().take(10).collect::<String>();
+            tables.push(TableStatus {
+                table: t.name.into(),
+                name_zh: t.name_zh.into(),
+                rows: rows as u64,
+                first: first.map(shorten),
+                last: last.map(shorten),
+                files: None,
+                bytes: None,
+            });
+        }
+        let manifest = read_manifest(&conn)?;
+        for s in Series::ALL {
+            let files: Vec<_> = manifest.iter().filter(|f| f.series == s.name()).collect();
+            let name_zh = match s {
+                Series::Readings => "日冻结示数",
+                Series::DailyUsage => "日用电量",
+                Series::Supply => "供电量",
+                Series::DailyConsumption => "日用电量(推导)",
+            };
+            tables.push(TableStatus {
+                table: s.name().into(),
+                name_zh: name_zh.into(),
+                rows: files.iter().map(|f| f.rows).sum(),
+                first: files.iter().map(|f| f.min_day).min().map(|d| from_epoch_days(d).to_string()),
+                last: files.iter().map(|f| f.max_day).max().map(|d| from_epoch_days(d).to_string()),
+                files: Some(files.len() as u64),
+                bytes: Some(files.iter().map(|f| f.bytes).sum()),
+            });
+        }
+        let mut stmt = conn.prepare(
+            "SELECT s.station_id, s.name, (SELECT count(*) FROM customers c WHERE c.station_id = s.station_id)
+             FROM stations s ORDER BY s.station_id",
+        )?;
+        let stations = stmt
+            .query_map([], |r| {
+                Ok(StationStatus {
+                    station_id: r.get(0)?,
+                    name: r.get(1)?,
+                    customers: r.get::<_, i64>(2)? as u64,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT started_at, finished_at, source, files, rows, outcome, detail FROM imports ORDER BY import_id DESC LIMIT 10",
+        )?;
+        let imports = stmt
+            .query_map([], |r| {
+                Ok(ImportRecord {
+                    started_at: r.get(0)?,
+                    finished_at: r.get(1)?,
+                    source: r.get(2)?,
+                    files: r.get::<_, i64>(3)? as u64,
+                    rows: r.get::<_, i64>(4)? as u64,
+                    outcome: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let data_version = conn
+            .query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get::<_, String>(0))
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok(Status { data_dir: dir.root().display().to_string(), data_version, tables, stations, imports })
+    }
+}
