@@ -52,16 +52,16 @@ fn display_name(path: &Path) -> String {
 }
 
 /// Lists the sources of a data set; files it cannot place are warnings.
-pub fn discover(path: &Path) -> Result<(Vec<Source>, Vec<Problem>), Problem> {
+pub fn discover(path: &Path) -> Result<(Vec<Source>, Vec<Problem>), Box<Problem>> {
     let mut sources = Vec::new();
     let mut warnings = Vec::new();
     let shown = path.display().to_string();
     if !path.exists() {
-        return Err(Problem::file(shown, "路径不存在", "no such file or folder"));
+        return Err(Box::new(Problem::file(shown, "路径不存在", "no such file or folder")));
     }
     let files: Vec<PathBuf> = if path.is_dir() {
         let entries = std::fs::read_dir(path).map_err(|e| {
-            Problem::file(&shown, format!("无法读取目录：{e}"), format!("cannot read folder: {e}"))
+            Box::new(Problem::file(&shown, format!("无法读取目录：{e}"), format!("cannot read folder: {e}")))
         })?;
         let mut v: Vec<PathBuf> =
             entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
@@ -88,7 +88,11 @@ pub fn discover(path: &Path) -> Result<(Vec<Source>, Vec<Problem>), Problem> {
             },
             "xlsx" | "xlsm" | "xls" => {
                 let sheets = sheet_names(&file).map_err(|e| {
-                    Problem::file(&name, format!("无法打开工作簿：{e}"), format!("cannot open workbook: {e}"))
+                    Box::new(Problem::file(
+                        &name,
+                        format!("无法打开工作簿：{e}"),
+                        format!("cannot open workbook: {e}"),
+                    ))
                 })?;
                 let file_table = table_of_stem(&stem);
                 let mut placed = false;
@@ -113,15 +117,16 @@ pub fn discover(path: &Path) -> Result<(Vec<Source>, Vec<Problem>), Problem> {
                         )),
                     }
                 }
-                if !placed && sheets.len() > 1 {
-                    if let (Some(table), Some(first)) = (file_table, sheets.first()) {
-                        sources.push(Source {
-                            display: format!("{name}#{first}"),
-                            table,
-                            location: Location::Sheet(file.clone(), first.clone()),
-                            bytes: 0,
-                        });
-                    }
+                if !placed
+                    && sheets.len() > 1
+                    && let (Some(table), Some(first)) = (file_table, sheets.first())
+                {
+                    sources.push(Source {
+                        display: format!("{name}#{first}"),
+                        table,
+                        location: Location::Sheet(file.clone(), first.clone()),
+                        bytes: 0,
+                    });
                 }
             }
             _ => {
@@ -132,21 +137,21 @@ pub fn discover(path: &Path) -> Result<(Vec<Source>, Vec<Problem>), Problem> {
                         "not a CSV or Excel file; ignored",
                     ));
                 } else {
-                    return Err(Problem::file(
+                    return Err(Box::new(Problem::file(
                         name,
                         "只能导入文件夹、.csv 或 .xlsx 文件",
                         "import takes a folder, a .csv or an .xlsx file",
-                    ));
+                    )));
                 }
             }
         }
     }
     if sources.is_empty() {
-        return Err(Problem::file(
+        return Err(Box::new(Problem::file(
             shown,
             "没有找到任何可导入的表（文件名或工作表名应为表名，如 customers.csv）",
             "no table found (files or sheets must be named after tables, e.g. customers.csv)",
-        ));
+        )));
     }
     // Tables in dependency order, files of one table in name order.
     sources.sort_by_key(|s| (TABLES.iter().position(|t| t.name == s.table.name), s.display.clone()));

@@ -119,7 +119,7 @@ pub fn import(dir: &DataDir, path: &Path, progress: &dyn Progress) -> Result<Imp
         Ok(found) => found,
         Err(p) => {
             return Ok(ImportOutcome::Rejected {
-                rejection: Rejection { problems: vec![p], total: 1 },
+                rejection: Rejection { problems: vec![*p], total: 1 },
                 warnings: Vec::new(),
             });
         }
@@ -329,7 +329,7 @@ fn read_source(
                             break;
                         }
                         count += 1;
-                        if count % 65_536 == 0 {
+                        if count.is_multiple_of(65_536) {
                             progress.position(record.position().map_or(0, |p| p.byte()));
                         }
                     }

@@ -198,7 +198,7 @@ fn every_table_from_one_workbook() {
             readings = std::fs::read_to_string(&path).unwrap();
         }
         // Sheets named in Chinese for half the tables, in English for the others.
-        let sheet_name = if table.name.len() % 2 == 0 { table.name_zh } else { table.name };
+        let sheet_name = if table.name.len().is_multiple_of(2) { table.name_zh } else { table.name };
         let sheet = book.add_worksheet().set_name(sheet_name).unwrap();
         for (r, rec) in csv.records().enumerate() {
             for (c, field) in rec.unwrap().iter().enumerate() {

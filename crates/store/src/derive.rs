@@ -85,8 +85,8 @@ pub fn derive_consumption(
             let slots = ids.map_rows(|id| slot_of.get(id).copied());
             let days = dates(batch.column(1)).ok_or_else(|| bad(Series::Readings))?;
             let totals = numbers(batch.column(2)).ok_or_else(|| bad(Series::Readings))?;
-            for i in 0..batch.num_rows() {
-                let (Some(Some(slot)), Some(total)) = (slots[i], totals.is_valid(i).then(|| totals.value(i)))
+            for (i, slot) in slots.iter().enumerate() {
+                let (Some(Some(slot)), Some(total)) = (slot, totals.is_valid(i).then(|| totals.value(i)))
                 else {
                     continue;
                 };
@@ -94,7 +94,7 @@ pub fn derive_consumption(
                 if day < first || day > last + 1 {
                     continue;
                 }
-                matrix[slot as usize * width + (day - first) as usize] = total;
+                matrix[*slot as usize * width + (day - first) as usize] = total;
             }
         }
     }

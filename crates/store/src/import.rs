@@ -397,12 +397,15 @@ impl ImportTxn {
             }
         }
         if let Some(earliest) = earliest_meter_change {
-            let last =
-                manifest.iter().filter(|f| f.series == Series::Readings.name()).map(|f| f.max_day).max();
-            if let Some(last) = last
-                && last >= earliest
-            {
-                touch(earliest, last);
+            // Only days that have registers can have consumption: clamp to the stored readings.
+            let readings = manifest.iter().filter(|f| f.series == Series::Readings.name());
+            let first = readings.clone().map(|f| f.min_day).min();
+            let last = readings.map(|f| f.max_day).max();
+            if let (Some(first), Some(last)) = (first, last) {
+                let from = earliest.max(first - 1);
+                if from <= last {
+                    touch(from, last);
+                }
             }
         }
         if !ranges.is_empty() {

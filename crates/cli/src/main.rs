@@ -1,0 +1,243 @@
+//! `jicha`: the command line of Jicha (稽查), marketing audit and revenue protection for power
+//! supply companies. Argument parsing and wiring only; the work is done by the library crates.
+
+mod progress;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use jicha_ingest::{ImportOutcome, import};
+use jicha_store::{DataDir, Status, StoreError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// 稽查 Jicha：供电企业营销稽查与收入风险管控 / marketing audit and revenue protection for power supply companies.
+#[derive(Parser)]
+#[command(name = "jicha", version, about, long_about = None)]
+struct Cli {
+    /// 数据目录 / the data dir
+    #[arg(long, global = true, env = "JICHA_DATA", default_value = "./jicha-data")]
+    data: PathBuf,
+    /// 不显示进度 / no progress bars
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// 导入数据集（文件夹、.xlsx 工作簿或 .csv 文件），全部成功或全部不导入 / import a data set, all or nothing
+    Import {
+        /// 数据集路径 / path of the data set (folder, .xlsx or .csv)
+        path: PathBuf,
+    },
+    /// 生成一个逼真的县公司数据集（含埋设的异常）/ generate a realistic county data set with planted anomalies
+    Generate {
+        /// 输出目录 / output folder
+        #[arg(long)]
+        out: PathBuf,
+        /// 用户数 / customers
+        #[arg(long, default_value_t = 2_000)]
+        customers: usize,
+        /// 供电所数 / stations
+        #[arg(long, default_value_t = 6)]
+        stations: usize,
+        /// 起始日期 / first day (YYYY-MM-DD)
+        #[arg(long, default_value = "2026-01-01")]
+        start: String,
+        /// 月数 / months
+        #[arg(long, default_value_t = 3)]
+        months: u32,
+        /// 随机种子 / seed
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// 以 GBK(GB18030) 编码写 CSV / write CSV in GBK (GB18030)
+        #[arg(long)]
+        gbk: bool,
+        /// 关系表写成一个 .xlsx 工作簿 / write the relational tables as one .xlsx workbook
+        #[arg(long)]
+        xlsx: bool,
+    },
+    /// 显示已存数据 / show what is stored
+    Status {
+        /// 输出格式 / output format
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// Exit codes: 0 success, 2 bad input, 1 any other failure.
+const BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("错误 / error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let dir = DataDir::new(&cli.data);
+    match cli.command {
+        Command::Import { path } => run_import(&dir, &path, cli.quiet),
+        Command::Generate { out, customers, stations, start, months, seed, gbk, xlsx } => {
+            let Some(start) = jicha_core::calendar::parse_date(&start) else {
+                eprintln!("错误 / error: --start “{start}” 不是有效日期 / is not a valid date (YYYY-MM-DD)");
+                return Ok(BAD_INPUT);
+            };
+            if customers == 0 || stations == 0 || months == 0 {
+                eprintln!(
+                    "错误 / error: --customers、--stations、--months 须大于 0 / must be greater than 0"
+                );
+                return Ok(BAD_INPUT);
+            }
+            let opts = jicha_sim::GenerateOptions {
+                out: out.clone(),
+                customers,
+                stations,
+                start,
+                months,
+                seed,
+                gbk,
+                xlsx,
+            };
+            let bars = progress::Bars::new(cli.quiet);
+            let started = std::time::Instant::now();
+            let summary = jicha_sim::generate(&opts, &bars)
+                .with_context(|| format!("生成失败 / generation failed: {}", out.display()))?;
+            bars.done();
+            let rows: u64 = summary.files.iter().map(|f| f.1).sum();
+            println!(
+                "已生成 {} 个文件、{} 行、{} 个埋设异常，用时 {:.1} 秒 → {} / generated {} files, {} rows, {} planted anomalies in {:.1} s",
+                summary.files.len(),
+                rows,
+                summary.anomalies,
+                started.elapsed().as_secs_f64(),
+                out.display(),
+                summary.files.len(),
+                rows,
+                summary.anomalies,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(0)
+        }
+        Command::Status { format } => match Status::read(&dir) {
+            Ok(status) => {
+                match format {
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
+                    Format::Table => print_status(&status),
+                }
+                Ok(0)
+            }
+            Err(e @ StoreError::Missing(_)) => {
+                eprintln!("{e}");
+                Ok(BAD_INPUT)
+            }
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+fn run_import(dir: &DataDir, path: &std::path::Path, quiet: bool) -> anyhow::Result<u8> {
+    let bars = progress::Bars::new(quiet);
+    let started = std::time::Instant::now();
+    let outcome = import(dir, path, &bars);
+    bars.done();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(jicha_ingest::IngestError::Store(e @ StoreError::Locked(_))) => {
+            eprintln!("{e}");
+            return Ok(1);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match outcome {
+        ImportOutcome::Committed { summary, files, warnings } => {
+            for w in &warnings {
+                eprintln!("警告 / warning: {w}");
+            }
+            let rows: u64 = summary.rows.iter().map(|r| r.1).sum();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "导入完成：{files} 个文件，{rows} 行，用时 {secs:.1} 秒 / imported {files} files, {rows} rows in {secs:.1} s ({:.0} rows/s)",
+                rows as f64 / secs.max(1e-9)
+            );
+            for (table, n) in &summary.rows {
+                let zh = jicha_core::schema::table(table).map_or("", |t| t.name_zh);
+                println!("  {zh:<8} {table:<18} {n:>12}");
+            }
+            if summary.derived_rows > 0 {
+                println!("  日用电量(推导) daily_consumption {:>12}", summary.derived_rows);
+            }
+            Ok(0)
+        }
+        ImportOutcome::Rejected { rejection, warnings } => {
+            for w in &warnings {
+                eprintln!("警告 / warning: {w}");
+            }
+            eprintln!(
+                "导入被拒绝：发现 {} 个问题，未写入任何数据。/ Import rejected: {} problems found; nothing was stored.",
+                rejection.total, rejection.total
+            );
+            const SHOWN: usize = 200;
+            for p in rejection.problems.iter().take(SHOWN) {
+                eprintln!("  {p}");
+            }
+            if rejection.total > SHOWN as u64 {
+                eprintln!(
+                    "  …… 另有 {} 个问题未列出 / {} more not shown",
+                    rejection.total - SHOWN as u64,
+                    rejection.total - SHOWN as u64
+                );
+            }
+            Ok(BAD_INPUT)
+        }
+    }
+}
+
+fn print_status(s: &Status) {
+    println!("数据目录 / data dir: {}   数据版本 / data version: {}", s.data_dir, s.data_version);
+    println!();
+    println!(
+        "{:<10} {:<18} {:>14} {:>12} {:>12} {:>8} {:>10}",
+        "表", "table", "行数 rows", "起 first", "止 last", "文件", "MB"
+    );
+    for t in &s.tables {
+        println!(
+            "{:<10} {:<18} {:>14} {:>12} {:>12} {:>8} {:>10}",
+            t.name_zh,
+            t.table,
+            t.rows,
+            t.first.as_deref().unwrap_or("-"),
+            t.last.as_deref().unwrap_or("-"),
+            t.files.map_or("-".into(), |f| f.to_string()),
+            t.bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1_048_576.0)),
+        );
+    }
+    println!();
+    println!("供电所 / stations: {}", s.stations.len());
+    for st in &s.stations {
+        println!("  {:<12} {:<16} 用户 {}", st.station_id, st.name, st.customers);
+    }
+    println!();
+    println!("最近导入 / last imports:");
+    if s.imports.is_empty() {
+        println!("  （无 / none）");
+    }
+    for i in &s.imports {
+        println!(
+            "  {} → {}  {}  {} 个文件 {} 行  {}",
+            i.started_at, i.finished_at, i.outcome, i.files, i.rows, i.source
+        );
+    }
+}

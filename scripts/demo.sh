@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The demo: generate a county, import it, show what is stored.
+# 演示：生成一个县公司数据集，导入，查看已存数据。
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/jicha-target}"
+CUSTOMERS="${CUSTOMERS:-20000}"
+MONTHS="${MONTHS:-3}"
+WORK="${WORK:-demo}"
+cargo build --release --locked -p jicha-cli
+JICHA="$CARGO_TARGET_DIR/release/jicha"
+rm -rf "$WORK"
+mkdir -p "$WORK"
+"$JICHA" generate --out "$WORK/county" --customers "$CUSTOMERS" --months "$MONTHS" --seed 7
+"$JICHA" --data "$WORK/jicha-data" import "$WORK/county"
+"$JICHA" --data "$WORK/jicha-data" status
