@@ -25,7 +25,9 @@ fn status_json(data: &Path) -> serde_json::Value {
 }
 
 fn rows(status: &serde_json::Value, table: &str) -> u64 {
-    status["tables"].as_array().unwrap().iter().find(|t| t["table"] == table).unwrap()["rows"].as_u64().unwrap()
+    status["tables"].as_array().unwrap().iter().find(|t| t["table"] == table).unwrap()["rows"]
+        .as_u64()
+        .unwrap()
 }
 
 #[test]
@@ -65,7 +67,9 @@ fn bad_input_exits_2_naming_the_place() {
 fn generated_county_imports_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let county = tmp.path().join("county");
-    let out = run(Command::new(env!("CARGO_BIN_EXE_jicha")).args(["generate", "--customers", "400", "--months", "2", "--out"]).arg(&county));
+    let out = run(Command::new(env!("CARGO_BIN_EXE_jicha"))
+        .args(["generate", "--customers", "400", "--months", "2", "--out"])
+        .arg(&county));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let data = tmp.path().join("data");
     let out = run(jicha(&data).arg("import").arg(&county));
@@ -86,7 +90,9 @@ fn import_killed_at_random_points_leaves_the_old_state() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let county = tmp.path().join("county");
-    let out = run(Command::new(env!("CARGO_BIN_EXE_jicha")).args(["generate", "--customers", "3000", "--months", "3", "--out"]).arg(&county));
+    let out = run(Command::new(env!("CARGO_BIN_EXE_jicha"))
+        .args(["generate", "--customers", "3000", "--months", "3", "--out"])
+        .arg(&county));
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     // How long an uninterrupted import takes, to spread the kills over it.
     let scratch = tmp.path().join("scratch");

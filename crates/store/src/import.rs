@@ -12,7 +12,8 @@ use crate::error::{StoreError, StoreResult, io_err};
 use crate::layout::{DataDir, sync_dir};
 use crate::relational::{RelationalStore, RowIssue, SeriesFile, Sqlite};
 use crate::series::{
-    BATCH_ROWS, BatchBuilder, PartitionWriter, Series, TextColumn, WrittenFile, dates, read_batches,
+    BATCH_ROWS, BackgroundWriters, BatchBuilder, PartitionWriter, Series, TextColumn, WrittenFile, dates,
+    read_batches,
 };
 use crate::status::ImportRecord;
 use foldhash::HashMap;
@@ -64,7 +65,7 @@ fn key_map(keys: Vec<String>) -> HashMap<String, u32> {
 /// A staged series partition: rows being written and the keys already seen.
 struct StagedPartition {
     builder: BatchBuilder,
-    writer: PartitionWriter,
+    writer: u64,
     keys: StagedKeys,
 }
 
@@ -104,6 +105,7 @@ pub struct ImportTxn {
     rel: Option<Sqlite>,
     keys: Option<KeyMaps>,
     staged: BTreeMap<(Series, Period), StagedPartition>,
+    writers: Option<BackgroundWriters>,
     series_rows: BTreeMap<&'static str, u64>,
     started_at: String,
     committed: bool,
@@ -141,6 +143,7 @@ impl ImportTxn {
             rel: None,
             keys: None,
             staged: BTreeMap::new(),
+            writers: None,
             series_rows: BTreeMap::new(),
             started_at: now_text(),
             committed: false,
@@ -262,7 +265,7 @@ impl ImportTxn {
                 period,
                 self.file_counter
             ));
-            let writer = PartitionWriter::create(&path, series)?;
+            let writer = self.writers.get_or_insert_with(BackgroundWriters::new).create(&path, series)?;
             let first_day = to_epoch_days(period.first_day());
             let seen = vec![0u64; (key_count * 31).div_ceil(64)];
             self.staged.insert(
@@ -283,7 +286,8 @@ impl ImportTxn {
         part.builder.push(cells);
         if part.builder.len() >= BATCH_ROWS {
             let batch = part.builder.finish()?;
-            part.writer.write(&batch)?;
+            let id = part.writer;
+            self.writers.get_or_insert_with(BackgroundWriters::new).write(id, batch)?;
         }
         *self.series_rows.entry(table.name).or_default() += 1;
         Ok(SeriesRowOutcome::Staged)
@@ -302,13 +306,22 @@ impl ImportTxn {
         let mut summary = CommitSummary::default();
         // 1. Close the staged partition files.
         let staged = std::mem::take(&mut self.staged);
-        let mut closed: Vec<(Series, Period, WrittenFile, StagedKeys)> = Vec::new();
+        let mut writers = self.writers.take().unwrap_or_default();
+        let mut pending = Vec::new();
         for ((series, period), part) in staged {
-            let StagedPartition { mut builder, mut writer, keys } = part;
+            let StagedPartition { mut builder, writer, keys } = part;
             if !builder.is_empty() {
-                writer.write(&builder.finish()?)?;
+                writers.write(writer, builder.finish()?)?;
             }
-            closed.push((series, period, writer.close()?, keys));
+            pending.push((series, period, writer, keys));
+        }
+        let mut staged_files = writers.finish()?;
+        let mut closed: Vec<(Series, Period, WrittenFile, StagedKeys)> = Vec::new();
+        for (series, period, writer, keys) in pending {
+            let Some(at) = staged_files.iter().position(|(id, _)| *id == writer) else {
+                return Err(StoreError::Corrupt("staged partition file missing".into()));
+            };
+            closed.push((series, period, staged_files.swap_remove(at).1, keys));
         }
         self.keys()?;
         let earliest_meter_change = self.rel().earliest_meter_change()?;
@@ -549,6 +562,7 @@ impl Drop for ImportTxn {
         }
         // Abandoned: close the staging database, then remove every trace of this import.
         self.staged.clear();
+        self.writers = None;
         self.rel = None;
         let _ = std::fs::remove_dir_all(self.dir.staging());
         if self.created_root {

@@ -1,6 +1,6 @@
 //! The daily series as Parquet: one schema per series, row builders, and partition files.
 
-use crate::error::{StoreResult, io_err};
+use crate::error::{StoreError, StoreResult, io_err};
 use arrow::array::{
     Array, ArrayRef, Date32Array, Date32Builder, DictionaryArray, Float64Array, Float64Builder, StringArray,
     StringDictionaryBuilder,
@@ -122,7 +122,11 @@ impl BatchBuilder {
             .map(|(_, ty, _)| match ty {
                 ColumnType::Date => ColumnBuilder::Date(Date32Builder::with_capacity(BATCH_ROWS)),
                 ColumnType::Number => ColumnBuilder::Number(Float64Builder::with_capacity(BATCH_ROWS)),
-                _ => ColumnBuilder::Text(StringDictionaryBuilder::new()),
+                _ => ColumnBuilder::Text(StringDictionaryBuilder::with_capacity(
+                    BATCH_ROWS,
+                    BATCH_ROWS,
+                    BATCH_ROWS * 12,
+                )),
             })
             .collect();
         BatchBuilder { series, columns, len: 0 }
@@ -331,4 +335,97 @@ pub fn dates(array: &ArrayRef) -> Option<&Date32Array> {
 /// Downcasts a Float64 column.
 pub fn numbers(array: &ArrayRef) -> Option<&Float64Array> {
     array.as_any().downcast_ref::<Float64Array>()
+}
+
+/// The files a writer thread closed, by handle.
+type ClosedFiles = StoreResult<Vec<(u64, WrittenFile)>>;
+
+enum WriterMessage {
+    Create(u64, PathBuf, Series),
+    Write(u64, RecordBatch),
+}
+
+/// Partition writers on a thread of their own, so that Parquet encoding and compression run
+/// beside the parsing of the next rows (the machine has two cores and an import uses both).
+/// The channel is bounded, so memory stays bounded whatever the input size.
+pub struct BackgroundWriters {
+    tx: Option<std::sync::mpsc::SyncSender<WriterMessage>>,
+    handle: Option<std::thread::JoinHandle<ClosedFiles>>,
+    next: u64,
+}
+
+impl Default for BackgroundWriters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BackgroundWriters {
+    /// Starts the writer thread.
+    pub fn new() -> BackgroundWriters {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<WriterMessage>(8);
+        let handle = std::thread::spawn(move || -> StoreResult<Vec<(u64, WrittenFile)>> {
+            let mut writers: Vec<(u64, PartitionWriter)> = Vec::new();
+            for message in rx {
+                match message {
+                    WriterMessage::Create(id, path, series) => {
+                        writers.push((id, PartitionWriter::create(&path, series)?));
+                    }
+                    WriterMessage::Write(id, batch) => {
+                        if let Some((_, w)) = writers.iter_mut().find(|(i, _)| *i == id) {
+                            w.write(&batch)?;
+                        }
+                    }
+                }
+            }
+            writers.into_iter().map(|(id, w)| Ok((id, w.close()?))).collect()
+        });
+        BackgroundWriters { tx: Some(tx), handle: Some(handle), next: 0 }
+    }
+
+    fn send(&mut self, message: WriterMessage) -> StoreResult<()> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(message).is_ok()).unwrap_or(false);
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped: its result says why.
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(StoreError::Corrupt("列式写入线程已停止 / the writer thread stopped".into())),
+        }
+    }
+
+    /// Opens a new partition file on the writer thread; returns its handle.
+    pub fn create(&mut self, path: &Path, series: Series) -> StoreResult<u64> {
+        self.next += 1;
+        let id = self.next;
+        self.send(WriterMessage::Create(id, path.to_owned(), series))?;
+        Ok(id)
+    }
+
+    /// Queues a batch for a partition file.
+    pub fn write(&mut self, id: u64, batch: RecordBatch) -> StoreResult<()> {
+        self.send(WriterMessage::Write(id, batch))
+    }
+
+    fn join(&mut self) -> StoreResult<Vec<(u64, WrittenFile)>> {
+        self.tx = None;
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| StoreError::Corrupt("列式写入线程崩溃 / the writer thread panicked".into()))?,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Closes every file and returns them by handle.
+    pub fn finish(mut self) -> StoreResult<Vec<(u64, WrittenFile)>> {
+        self.join()
+    }
+}
+
+impl Drop for BackgroundWriters {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
 }
