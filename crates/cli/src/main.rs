@@ -179,6 +179,13 @@ fn run_import(dir: &DataDir, path: &std::path::Path, quiet: bool) -> anyhow::Res
             if summary.derived_rows > 0 {
                 println!("  日用电量(推导) daily_consumption {:>12}", summary.derived_rows);
             }
+            println!(
+                "用时 / time: 读取校验 read+check {:.1} s，写入分区 partitions {:.1} s，推导日用电量 derive {:.1} s，提交 commit {:.1} s",
+                secs - summary.commit_seconds,
+                summary.place_seconds,
+                summary.derive_seconds,
+                summary.commit_seconds - summary.place_seconds - summary.derive_seconds
+            );
             Ok(0)
         }
         ImportOutcome::Rejected { rejection, warnings } => {

@@ -10,7 +10,8 @@ use crate::error::{StoreError, StoreResult};
 use crate::layout::DataDir;
 use crate::relational::{MeterRow, SeriesFile};
 use crate::series::{
-    BATCH_ROWS, BatchBuilder, PartitionWriter, Series, TextColumn, WrittenFile, dates, numbers, read_batches,
+    BATCH_ROWS, BatchBuilder, DictCache, PartitionWriter, Series, TextColumn, WrittenFile, dates, numbers,
+    read_batches,
 };
 use arrow::array::Array;
 use foldhash::HashMap;
@@ -79,10 +80,11 @@ pub fn derive_consumption(
         manifest.iter().filter(move |f| f.series == series.name() && f.min_day <= b && f.max_day >= a)
     };
     for f in overlapping(Series::Readings, first, last + 1) {
+        let mut cache = DictCache::default();
         for batch in read_batches(&dir.series_file(&f.file))? {
             let batch = batch?;
             let ids = TextColumn::of(batch.column(0)).ok_or_else(|| bad(Series::Readings))?;
-            let slots = ids.map_rows(|id| slot_of.get(id).copied());
+            let slots = ids.map_rows_cached(&mut cache, |id| slot_of.get(id).copied());
             let days = dates(batch.column(1)).ok_or_else(|| bad(Series::Readings))?;
             let totals = numbers(batch.column(2)).ok_or_else(|| bad(Series::Readings))?;
             for (i, slot) in slots.iter().enumerate() {

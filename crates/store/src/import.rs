@@ -25,6 +25,9 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// Months of daily consumption derived at once (one per core of the machine we size for).
+const DERIVE_THREADS: usize = 2;
+
 /// What happened to a staged series row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeriesRowOutcome {
@@ -45,8 +48,12 @@ pub struct CommitSummary {
     pub partitions: Vec<(String, String)>,
     /// Derived consumption rows written.
     pub derived_rows: u64,
-    /// Seconds spent in the commit.
+    /// Seconds spent in the commit, all phases.
     pub commit_seconds: f64,
+    /// Of which: closing staged files and placing partitions.
+    pub place_seconds: f64,
+    /// Of which: deriving daily consumption.
+    pub derive_seconds: f64,
 }
 
 /// Ids of the tables series rows refer to, each mapped to a dense index.
@@ -389,6 +396,8 @@ impl ImportTxn {
             added.push(entry);
             summary.partitions.push((series.name().into(), month));
         }
+        summary.place_seconds = started.elapsed().as_secs_f64();
+        let deriving = Instant::now();
         // 4. Derive daily consumption for the days the new registers, usage or meters touch.
         let mut ranges: BTreeMap<Period, (i32, i32)> = BTreeMap::new();
         let mut touch = |a: i32, b: i32| {
@@ -423,22 +432,56 @@ impl ImportTxn {
         }
         if !ranges.is_empty() {
             let meters = self.rel().meters()?;
-            for (period, (a, b)) in ranges {
-                progress(&format!("计算日用电量 / deriving consumption {period}"));
-                let name = self.new_file_name(Series::DailyConsumption, period);
-                let target = self.dir.series_file(&name);
-                let result = derive_consumption(
-                    &self.dir,
-                    &manifest,
-                    &meters,
-                    DerivedRange { period, first: a, last: b },
-                    &target,
-                )?;
+            let jobs: Vec<(Period, i32, i32, String)> = ranges
+                .into_iter()
+                .map(|(period, (a, b))| (period, a, b, self.new_file_name(Series::DailyConsumption, period)))
+                .collect();
+            progress(&format!("计算日用电量 / deriving consumption ({} 个月 months)", jobs.len()));
+            // Months are independent: derive two at a time, one per core.
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let snapshot = &manifest;
+            let dir = &self.dir;
+            let results: Vec<(usize, StoreResult<crate::derive::DerivedResult>)> =
+                std::thread::scope(|scope| {
+                    let workers: Vec<_> = (0..DERIVE_THREADS)
+                        .map(|_| {
+                            scope.spawn(|| {
+                                let mut done = Vec::new();
+                                loop {
+                                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    let Some((period, a, b, name)) = jobs.get(i) else { break };
+                                    let range = DerivedRange { period: *period, first: *a, last: *b };
+                                    done.push((
+                                        i,
+                                        derive_consumption(
+                                            dir,
+                                            snapshot,
+                                            &meters,
+                                            range,
+                                            &dir.series_file(name),
+                                        ),
+                                    ));
+                                }
+                                done
+                            })
+                        })
+                        .collect();
+                    workers.into_iter().flat_map(|w| w.join().unwrap_or_default()).collect()
+                });
+            let mut by_job: Vec<Option<StoreResult<crate::derive::DerivedResult>>> =
+                std::iter::repeat_with(|| None).take(jobs.len()).collect();
+            for (i, r) in results {
+                by_job[i] = Some(r);
+            }
+            for (i, (period, _, _, name)) in jobs.iter().enumerate() {
+                let result = by_job[i].take().ok_or_else(|| {
+                    StoreError::Corrupt("日用电量推导线程异常退出 / a derivation thread died".into())
+                })??;
                 if let Some(written) = result.written {
                     let entry = SeriesFile {
                         series: Series::DailyConsumption.name().into(),
                         month: period.to_string(),
-                        file: name,
+                        file: name.clone(),
                         min_day: written.min_day,
                         max_day: written.max_day,
                         rows: written.rows,
@@ -460,6 +503,7 @@ impl ImportTxn {
                 sync_dir(dir)?;
             }
         }
+        summary.derive_seconds = deriving.elapsed().as_secs_f64();
         // 5. The commit point.
         let mut rows: Vec<(String, u64)> = counts.iter().map(|(t, n)| (t.to_string(), *n)).collect();
         rows.extend(self.series_rows.iter().map(|(t, n)| (t.to_string(), *n)));

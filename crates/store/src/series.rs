@@ -13,7 +13,8 @@ use jicha_core::value::Cell;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -192,11 +193,18 @@ impl BatchBuilder {
     }
 }
 
-fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
+fn writer_properties(series: Series) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
-        .set_max_row_group_row_count(Some(1 << 20))
-        .build()
+        .set_max_row_group_row_count(Some(1 << 20));
+    // Min/max of ids prune nothing (every row group holds every meter), and computing them costs
+    // a string comparison per row; dates and numbers keep their statistics.
+    for (name, ty, _) in series.columns() {
+        if !matches!(ty, ColumnType::Date | ColumnType::Number) {
+            builder = builder.set_column_statistics_enabled(ColumnPath::from(name), EnabledStatistics::None);
+        }
+    }
+    builder.build()
 }
 
 /// Writes one partition file and tracks its row count and day range.
@@ -216,7 +224,7 @@ impl PartitionWriter {
             std::fs::create_dir_all(dir).map_err(io_err(format!("创建目录 {}", dir.display())))?;
         }
         let file = File::create_new(path).map_err(io_err(format!("创建文件 {}", path.display())))?;
-        let writer = ArrowWriter::try_new(file, series.schema(), Some(writer_properties()))?;
+        let writer = ArrowWriter::try_new(file, series.schema(), Some(writer_properties(series)))?;
         let date_column = series.columns().iter().position(|c| c.0 == "date").unwrap_or(1);
         Ok(PartitionWriter {
             path: path.to_owned(),
@@ -316,14 +324,42 @@ impl<'a> TextColumn<'a> {
 
     /// For each row, the index of its distinct value mapped through `f` (called once per distinct
     /// value of a dictionary).
-    pub fn map_rows<T: Copy>(&self, mut f: impl FnMut(&str) -> T) -> Vec<Option<T>> {
+    pub fn map_rows<T: Copy>(&self, f: impl FnMut(&str) -> T) -> Vec<Option<T>> {
+        self.map_rows_cached(&mut DictCache::default(), f)
+    }
+
+    /// As [`TextColumn::map_rows`], reusing the mapping of the previous batch when it shares
+    /// the dictionary: the batches of one Parquet row group all carry the same (large)
+    /// dictionary, which must be mapped once, not once per batch.
+    pub fn map_rows_cached<T: Copy>(
+        &self,
+        cache: &mut DictCache<T>,
+        mut f: impl FnMut(&str) -> T,
+    ) -> Vec<Option<T>> {
         match self {
             TextColumn::Dict(d, values) => {
-                let mapped: Vec<T> = (0..values.len()).map(|i| f(values.value(i))).collect();
+                let identity = (values.values().as_ptr() as usize, values.len());
+                if cache.identity != Some(identity) {
+                    cache.mapped = (0..values.len()).map(|i| f(values.value(i))).collect();
+                    cache.identity = Some(identity);
+                }
+                let mapped = &cache.mapped;
                 d.keys().iter().map(|k| k.map(|k| mapped[k as usize])).collect()
             }
             TextColumn::Plain(s) => s.iter().map(|v| v.map(&mut f)).collect(),
         }
+    }
+}
+
+/// The mapping of the last dictionary seen, see [`TextColumn::map_rows_cached`].
+pub struct DictCache<T> {
+    identity: Option<(usize, usize)>,
+    mapped: Vec<T>,
+}
+
+impl<T> Default for DictCache<T> {
+    fn default() -> Self {
+        DictCache { identity: None, mapped: Vec::new() }
     }
 }
 
