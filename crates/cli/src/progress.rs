@@ -32,7 +32,7 @@ fn style(bytes: bool) -> ProgressStyle {
     let template = if bytes {
         "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} 剩余 {eta}"
     } else {
-        "{spinner} {msg} {pos}/{len} {elapsed}"
+        "{spinner} {msg} {elapsed}"
     };
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())

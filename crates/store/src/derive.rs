@@ -76,6 +76,9 @@ pub fn derive_consumption(
         by_customer.entry(&m.customer_id).or_default().push(MeterSpan { index: slot as usize, ..span });
     }
     let mut matrix = vec![f64::NAN; slot_of.len() * width];
+    // Days on which no meter at all has a register: the data set does not reach them, so they
+    // get no consumption rows (rather than a row of unknowns for every customer).
+    let mut registered = vec![false; width];
     let overlapping = |series: Series, a: i32, b: i32| {
         manifest.iter().filter(move |f| f.series == series.name() && f.min_day <= b && f.max_day >= a)
     };
@@ -97,6 +100,7 @@ pub fn derive_consumption(
                     continue;
                 }
                 matrix[*slot as usize * width + (day - first) as usize] = total;
+                registered[(day - first) as usize] = true;
             }
         }
     }
@@ -169,7 +173,7 @@ pub fn derive_consumption(
         let spans = by_customer.get(customer).unwrap_or(&empty);
         let own_usage = usage.get(customer);
         for day in first..=last {
-            let kwh = if spans.iter().any(|m| m.in_service(day)) {
+            let kwh = if registered[(day - first) as usize] && spans.iter().any(|m| m.in_service(day)) {
                 Some(day_consumption(spans, day, |slot, d| {
                     let v = matrix[slot * width + (d - first) as usize];
                     (!v.is_nan()).then_some(v)

@@ -9,7 +9,7 @@ use crate::status::ImportRecord;
 use jicha_core::calendar::to_epoch_days;
 use jicha_core::schema::{ColumnType, Reference, Storage, TABLES, Table};
 use jicha_core::value::Cell;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter, types::Value};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 
 /// One committed series file, as the manifest names it.
@@ -100,6 +100,7 @@ pub trait RelationalStore {
 pub struct Sqlite {
     conn: Connection,
     staged: Vec<&'static str>,
+    insert_sql: std::collections::HashMap<&'static str, String>,
 }
 
 const SCHEMA_VERSION: &str = "1";
@@ -152,28 +153,48 @@ pub(crate) fn create_schema(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-/// Opens the committed database read-only (for status and queries).
+/// Opens the committed database for reading (status, queries). Statements cannot write
+/// (`query_only`), but the connection may: an import killed inside its commit leaves a hot
+/// journal, and SQLite rolls it back on the next read only through a writable connection, which
+/// is exactly the recovery wanted. It waits for an import's commit rather than failing.
 pub fn open_read_only(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.pragma_update(None, "query_only", true)?;
     Ok(conn)
 }
 
-fn cell_value(cell: &Cell, ty: ColumnType) -> Value {
-    match *cell {
-        Cell::Null => Value::Null,
-        Cell::Text(t) => Value::Text(t.to_owned()),
-        Cell::Code(c) => Value::Text(c.to_owned()),
-        Cell::Number(n) => Value::Real(n),
-        Cell::Bool(b) => Value::Integer(i64::from(b)),
-        Cell::Date(d) => Value::Text(d.format("%Y-%m-%d").to_string()),
-        Cell::DateTime(dt) => Value::Text(dt.format("%Y-%m-%d %H:%M:%S").to_string()),
-        Cell::Period(p) => {
-            debug_assert_eq!(ty, ColumnType::Period);
-            Value::Text(p.to_string())
-        }
+/// `YYYY-MM-DD` written into a buffer (chrono's formatter is slow on this path).
+fn date_text(d: chrono::NaiveDate, buf: &mut [u8; 19]) -> &str {
+    use chrono::Datelike;
+    put_digits(&mut buf[0..4], d.year().unsigned_abs());
+    buf[4] = b'-';
+    put_digits(&mut buf[5..7], d.month());
+    buf[7] = b'-';
+    put_digits(&mut buf[8..10], d.day());
+    std::str::from_utf8(&buf[..10]).unwrap_or_default()
+}
+
+/// `YYYY-MM-DD HH:MM:SS` written into a buffer.
+fn datetime_text(dt: chrono::NaiveDateTime, buf: &mut [u8; 19]) -> &str {
+    use chrono::Timelike;
+    date_text(dt.date(), buf);
+    buf[10] = b' ';
+    put_digits(&mut buf[11..13], dt.hour());
+    buf[13] = b':';
+    put_digits(&mut buf[14..16], dt.minute());
+    buf[16] = b':';
+    put_digits(&mut buf[17..19], dt.second());
+    std::str::from_utf8(&buf[..19]).unwrap_or_default()
+}
+
+fn put_digits(out: &mut [u8], mut value: u32) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
@@ -185,6 +206,8 @@ impl Sqlite {
     /// Opens (creating if needed) the committed database and attaches a fresh staging database.
     pub fn open_for_import(database: &Path, staging: &Path) -> StoreResult<Sqlite> {
         let conn = Connection::open(database)?;
+        // Readers (status, the audit engine) may hold the database for a moment: wait for them.
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         conn.pragma_update(None, "journal_mode", "DELETE")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "cache_size", -262_144)?;
@@ -199,7 +222,7 @@ impl Sqlite {
         }
         conn.execute_batch(&sql)?;
         conn.execute_batch("BEGIN")?;
-        Ok(Sqlite { conn, staged: Vec::new() })
+        Ok(Sqlite { conn, staged: Vec::new(), insert_sql: std::collections::HashMap::new() })
     }
 
     fn end_staging(&mut self) -> StoreResult<()> {
@@ -233,19 +256,35 @@ impl RelationalStore for Sqlite {
         if !self.staged.contains(&table.name) {
             self.staged.push(table.name);
         }
-        let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
-        let sql = format!(
-            "INSERT INTO staging.{} ({}, _file, _line) VALUES ({})",
-            table.name,
-            names.join(", "),
-            vec!["?"; names.len() + 2].join(", ")
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut values: Vec<Value> =
-            cells.iter().zip(table.columns).map(|(cell, c)| cell_value(cell, c.ty)).collect();
-        values.push(Value::Integer(i64::from(file_no)));
-        values.push(Value::Integer(line as i64));
-        stmt.execute(params_from_iter(values))?;
+        let sql = self.insert_sql.entry(table.name).or_insert_with(|| {
+            let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+            format!(
+                "INSERT INTO staging.{} ({}, _file, _line) VALUES ({})",
+                table.name,
+                names.join(", "),
+                vec!["?"; names.len() + 2].join(", ")
+            )
+        });
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        // Bound in place: no per-row vector of owned values on this path (tens of millions of
+        // bills and payments go through it).
+        let mut text = [0u8; 19];
+        for (i, cell) in cells.iter().enumerate() {
+            let at = i + 1;
+            match *cell {
+                Cell::Null => stmt.raw_bind_parameter(at, rusqlite::types::Null)?,
+                Cell::Text(t) => stmt.raw_bind_parameter(at, t)?,
+                Cell::Code(c) => stmt.raw_bind_parameter(at, c)?,
+                Cell::Number(n) => stmt.raw_bind_parameter(at, n)?,
+                Cell::Bool(b) => stmt.raw_bind_parameter(at, i64::from(b))?,
+                Cell::Date(d) => stmt.raw_bind_parameter(at, date_text(d, &mut text))?,
+                Cell::DateTime(dt) => stmt.raw_bind_parameter(at, datetime_text(dt, &mut text))?,
+                Cell::Period(p) => stmt.raw_bind_parameter(at, p.to_string())?,
+            }
+        }
+        stmt.raw_bind_parameter(cells.len() + 1, i64::from(file_no))?;
+        stmt.raw_bind_parameter(cells.len() + 2, line as i64)?;
+        stmt.raw_execute()?;
         Ok(())
     }
 
@@ -386,8 +425,11 @@ impl RelationalStore for Sqlite {
             let cols = cols.join(", ");
             self.conn.execute(
                 &format!(
-                    "INSERT OR REPLACE INTO main.{t} ({cols}) SELECT {cols} FROM staging.{t} ORDER BY _file, _line",
-                    t = t.name
+                    // In key order (the staging key index gives it): appends to the primary-key
+                    // B-tree instead of inserting at random places. Staged keys are unique.
+                    "INSERT OR REPLACE INTO main.{t} ({cols}) SELECT {cols} FROM staging.{t} ORDER BY {keys}",
+                    t = t.name,
+                    keys = t.key.join(", ")
                 ),
                 [],
             )?;
@@ -493,4 +535,18 @@ pub(crate) fn read_manifest(conn: &Connection) -> StoreResult<Vec<SeriesFile>> {
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times_are_written_as_stored() {
+        let mut buf = [0u8; 19];
+        let d = chrono::NaiveDate::from_ymd_opt(2026, 3, 5).unwrap();
+        assert_eq!(date_text(d, &mut buf), "2026-03-05");
+        let dt = d.and_hms_opt(8, 7, 0).unwrap();
+        assert_eq!(datetime_text(dt, &mut buf), "2026-03-05 08:07:00");
+    }
 }
