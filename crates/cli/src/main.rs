@@ -1,12 +1,14 @@
 //! `jicha`: the command line of Jicha (稽查), marketing audit and revenue protection for power
 //! supply companies. Argument parsing and wiring only; the work is done by the library crates.
 
+mod audit;
 mod progress;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use jicha_ingest::{ImportOutcome, import};
 use jicha_store::{DataDir, Status, StoreError};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,6 +60,26 @@ enum Command {
         #[arg(long)]
         xlsx: bool,
     },
+    /// 稽查主题目录及能否在已存数据上运行 / the theme catalogue and whether each can run on the stored data
+    Themes,
+    /// 按月运行稽查主题，保存并输出疑似问题 / run the audit themes for a month, store and print the findings
+    Audit {
+        /// 稽查月份 / the audited month (YYYY-MM)
+        #[arg(long)]
+        period: String,
+        /// 截止日期，默认次月1日 / as-of date (YYYY-MM-DD), by default the first day of the next month
+        #[arg(long)]
+        as_of: Option<String>,
+        /// 只运行这些主题（逗号分隔）/ only these themes (comma separated codes)
+        #[arg(long, value_delimiter = ',')]
+        themes: Vec<String>,
+        /// 输出格式 / output format
+        #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+        format: AuditFormat,
+        /// 输出文件，默认标准输出 / output file, standard output by default
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// 显示已存数据 / show what is stored
     Status {
         /// 输出格式 / output format
@@ -70,6 +92,13 @@ enum Command {
 enum Format {
     Table,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AuditFormat {
+    Table,
+    Jsonl,
+    Csv,
 }
 
 /// Exit codes: 0 success, 2 bad input, 1 any other failure.
@@ -131,11 +160,24 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             );
             Ok(0)
         }
+        Command::Themes => audit::themes(&dir),
+        Command::Audit { period, as_of, themes, format, out } => {
+            let format = match format {
+                AuditFormat::Table => audit::Format::Table,
+                AuditFormat::Jsonl => audit::Format::Jsonl,
+                AuditFormat::Csv => audit::Format::Csv,
+            };
+            audit::audit(&dir, &period, as_of.as_deref(), &themes, format, out.as_deref(), cli.quiet)
+        }
         Command::Status { format } => match Status::read(&dir) {
             Ok(status) => {
                 match format {
                     Format::Json => println!("{}", serde_json::to_string_pretty(&status)?),
-                    Format::Table => print_status(&status),
+                    Format::Table => {
+                        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                        let printed = print_status(&mut out, &status).and_then(|()| out.flush());
+                        audit::quiet_broken_pipe(printed.map_err(Into::into))?;
+                    }
                 }
                 Ok(0)
             }
@@ -212,15 +254,17 @@ fn run_import(dir: &DataDir, path: &std::path::Path, quiet: bool) -> anyhow::Res
     }
 }
 
-fn print_status(s: &Status) {
-    println!("数据目录 / data dir: {}   数据版本 / data version: {}", s.data_dir, s.data_version);
-    println!();
-    println!(
+fn print_status(out: &mut impl std::io::Write, s: &Status) -> std::io::Result<()> {
+    writeln!(out, "数据目录 / data dir: {}   数据版本 / data version: {}", s.data_dir, s.data_version)?;
+    writeln!(out)?;
+    writeln!(
+        out,
         "{:<10} {:<18} {:>14} {:>12} {:>12} {:>8} {:>10}",
         "表", "table", "行数 rows", "起 first", "止 last", "文件", "MB"
-    );
+    )?;
     for t in &s.tables {
-        println!(
+        writeln!(
+            out,
             "{:<10} {:<18} {:>14} {:>12} {:>12} {:>8} {:>10}",
             t.name_zh,
             t.table,
@@ -229,22 +273,24 @@ fn print_status(s: &Status) {
             t.last.as_deref().unwrap_or("-"),
             t.files.map_or("-".into(), |f| f.to_string()),
             t.bytes.map_or("-".into(), |b| format!("{:.1}", b as f64 / 1_048_576.0)),
-        );
+        )?;
     }
-    println!();
-    println!("供电所 / stations: {}", s.stations.len());
+    writeln!(out)?;
+    writeln!(out, "供电所 / stations: {}", s.stations.len())?;
     for st in &s.stations {
-        println!("  {:<12} {:<16} 用户 {}", st.station_id, st.name, st.customers);
+        writeln!(out, "  {:<12} {:<16} 用户 {}", st.station_id, st.name, st.customers)?;
     }
-    println!();
-    println!("最近导入 / last imports:");
+    writeln!(out)?;
+    writeln!(out, "最近导入 / last imports:")?;
     if s.imports.is_empty() {
-        println!("  （无 / none）");
+        writeln!(out, "  （无 / none）")?;
     }
     for i in &s.imports {
-        println!(
+        writeln!(
+            out,
             "  {} → {}  {}  {} 个文件 {} 行  {}",
             i.started_at, i.finished_at, i.outcome, i.files, i.rows, i.source
-        );
+        )?;
     }
+    Ok(())
 }

@@ -130,19 +130,7 @@ impl ImportTxn {
         let root = dir.root();
         let created_root = !root.exists();
         std::fs::create_dir_all(root).map_err(io_err(format!("创建数据目录 {}", root.display())))?;
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.lock_file())
-            .map_err(io_err(format!("打开锁文件 {}", dir.lock_file().display())))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Locked(root.to_owned())),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(StoreError::Io { context: format!("锁定 {}", root.display()), source: e });
-            }
-        }
+        let lock = dir.lock()?;
         let mut txn = ImportTxn {
             dir: dir.clone(),
             created_root,

@@ -8,7 +8,7 @@
 //!   staging/                an import in progress; removed on success, failure, or next start
 //! ```
 
-use crate::error::{StoreResult, io_err};
+use crate::error::{StoreError, StoreResult, io_err};
 use std::path::{Path, PathBuf};
 
 /// The data dir at a path.
@@ -51,6 +51,25 @@ impl DataDir {
     /// The folder of the series files.
     pub fn series_root(&self) -> PathBuf {
         self.root.join("series")
+    }
+
+    /// Takes the lock that lets one process change the data dir; it is held until the returned
+    /// file is dropped. Fails at once with [`StoreError::Locked`] when another process holds it.
+    pub fn lock(&self) -> StoreResult<std::fs::File> {
+        let path = self.lock_file();
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err(format!("打开锁文件 {}", path.display())))?;
+        match lock.try_lock() {
+            Ok(()) => Ok(lock),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(self.root.clone())),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StoreError::Io { context: format!("锁定 {}", self.root.display()), source: e })
+            }
+        }
     }
 
     /// The absolute path of a manifest-relative file name.

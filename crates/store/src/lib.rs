@@ -10,6 +10,7 @@
 
 pub mod derive;
 pub mod error;
+pub mod findings;
 pub mod import;
 pub mod layout;
 pub mod relational;

@@ -1,0 +1,76 @@
+//! `jicha audit` and `jicha themes` as a user runs them: exit codes, the jsonl keys, stable ids.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn jicha(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_jicha"));
+    c.arg("--data").arg(data).arg("--quiet");
+    c
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+fn run(c: &mut Command) -> Output {
+    c.output().expect("jicha runs")
+}
+
+#[test]
+fn bad_input_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // No data dir.
+    assert_eq!(run(jicha(&data).args(["audit", "--period", "2026-01"])).status.code(), Some(2));
+    assert_eq!(run(jicha(&data).arg("themes")).status.code(), Some(2));
+    let out = run(jicha(&data).arg("import").arg(fixtures().join("good")));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(run(jicha(&data).args(["audit", "--period", "2026-13"])).status.code(), Some(2));
+    assert_eq!(
+        run(jicha(&data).args(["audit", "--period", "2026-01", "--as-of", "2026-02-30"])).status.code(),
+        Some(2)
+    );
+    let out = run(jicha(&data).args(["audit", "--period", "2026-01", "--themes", "VOL-ZERO,NOPE"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("NOPE"));
+}
+
+#[test]
+fn audit_prints_jsonl_with_exactly_the_keys_and_stable_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = run(jicha(&data).arg("import").arg(fixtures().join("good")));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let themes = run(jicha(&data).arg("themes"));
+    assert_eq!(themes.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&themes.stdout);
+    assert!(text.contains("零电量") && text.contains("VOL-ZERO"));
+    let audit = |fmt: &str| run(jicha(&data).args(["audit", "--period", "2026-01", "--format", fmt]));
+    let first = audit("jsonl");
+    assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
+    let keys = [
+        "amount_at_risk",
+        "entity_id",
+        "entity_type",
+        "evidence",
+        "finding_id",
+        "period",
+        "severity",
+        "station_id",
+        "theme",
+    ];
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&first.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for l in &lines {
+        let mut got: Vec<&str> = l.as_object().unwrap().keys().map(String::as_str).collect();
+        got.sort_unstable();
+        assert_eq!(got, keys);
+        assert!(l["evidence"].is_object());
+    }
+    let second = audit("jsonl");
+    assert_eq!(first.stdout, second.stdout, "a rerun gives the same findings and ids");
+    assert_eq!(audit("table").status.code(), Some(0));
+    let csv = audit("csv");
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("theme,entity_type,entity_id"));
+}

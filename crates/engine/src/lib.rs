@@ -1,0 +1,19 @@
+//! The audit engine (稽查引擎): a DataFusion session over the data dir, the catalogue of audit
+//! themes, and the findings they produce.
+//!
+//! Arrow and Parquet are taken from DataFusion's re-exports, so the workspace has one Arrow.
+
+pub mod audit;
+pub mod columns;
+pub mod error;
+pub mod finding;
+pub mod session;
+pub mod store;
+pub mod theme;
+pub mod themes;
+
+pub use audit::{AuditRun, Outcome, ThemeRun};
+pub use error::{EngineError, EngineResult};
+pub use finding::{EntityType, Finding, Severity};
+pub use session::Session;
+pub use theme::{Params, Specialty, Theme, Window};

@@ -1,0 +1,328 @@
+//! The query session over the data dir: every series the manifest names as a Parquet listing
+//! table over exactly those files, the relational tables read from SQLite into Arrow when a theme
+//! first needs them, and the derived `tq_daily` view.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, RecordBatch, StringBuilder,
+    TimestampSecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use jicha_core::calendar::{parse_date, parse_datetime, to_epoch_days};
+use jicha_core::schema::{ColumnType, Table};
+use jicha_store::DataDir;
+use jicha_store::relational::{open_read_only, relational_tables};
+use jicha_store::scan::manifest;
+use jicha_store::series::Series;
+use rusqlite::types::ValueRef;
+
+use crate::error::{EngineError, EngineResult, query_err};
+
+/// The derived view of each transformer area's day: its supply, the consumption of its customers
+/// active that day, and whether the day is valid (a supply figure and every such customer's
+/// consumption known). `{filter}` narrows supply and consumption to the audited days.
+const TQ_DAILY_SQL: &str = "
+SELECT s.point_id AS tq_id, s.date AS date, s.kwh AS supply_kwh,
+       SUM(CASE WHEN c.customer_id IS NOT NULL THEN dc.kwh END) AS consumption_kwh,
+       COUNT(c.customer_id) = COUNT(dc.kwh) AS valid
+FROM (SELECT point_id, date, kwh FROM supply WHERE point_type = 'tq' {filter}) s
+LEFT JOIN customers c
+  ON c.tq_id = s.point_id AND c.opened_on <= s.date AND (c.closed_on IS NULL OR s.date < c.closed_on)
+LEFT JOIN (SELECT customer_id, date, kwh FROM daily_consumption WHERE TRUE {filter}) dc
+  ON dc.customer_id = c.customer_id AND dc.date = s.date
+GROUP BY s.point_id, s.date, s.kwh";
+
+/// Which columns of a table hold at least one value, and how many rows it has.
+#[derive(Debug, Clone, Default)]
+pub struct Presence {
+    /// Rows.
+    pub rows: u64,
+    /// Columns with at least one non-empty value.
+    pub columns: BTreeSet<String>,
+}
+
+/// A DataFusion session over one data dir.
+pub struct Session {
+    dir: DataDir,
+    ctx: SessionContext,
+    runtime: tokio::runtime::Runtime,
+    presence: BTreeMap<String, Presence>,
+}
+
+impl Session {
+    /// Opens the data dir: registers every series the manifest names.
+    pub fn open(dir: &DataDir) -> EngineResult<Session> {
+        let files = manifest(dir)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| EngineError::Internal(format!("tokio runtime: {e}")))?;
+        // Statistics let COUNT(column) and date filters be answered from Parquet metadata.
+        let config = SessionConfig::new().with_collect_statistics(true);
+        let ctx = SessionContext::new_with_config(config);
+        let mut session = Session { dir: dir.clone(), ctx, runtime, presence: BTreeMap::new() };
+        for series in Series::ALL {
+            let paths: Vec<String> = files
+                .iter()
+                .filter(|f| f.series == series.name())
+                .map(|f| dir.series_file(&f.file).to_string_lossy().into_owned())
+                .collect();
+            let rows: u64 = files.iter().filter(|f| f.series == series.name()).map(|f| f.rows).sum();
+            session.register_series(series, &paths)?;
+            let mut p = Presence { rows, columns: BTreeSet::new() };
+            if rows > 0 {
+                for (name, _, required) in series.columns() {
+                    if required {
+                        p.columns.insert(name.to_string());
+                    }
+                }
+            }
+            session.presence.insert(series.name().to_string(), p);
+        }
+        Ok(session)
+    }
+
+    fn register_series(&mut self, series: Series, paths: &[String]) -> EngineResult<()> {
+        let schema = series.schema();
+        let context = format!("注册 / register {}", series.name());
+        if paths.is_empty() {
+            let table = MemTable::try_new(schema, vec![vec![]]).map_err(query_err(&context))?;
+            self.ctx.register_table(series.name(), Arc::new(table)).map_err(query_err(&context))?;
+            return Ok(());
+        }
+        let urls = paths
+            .iter()
+            .map(ListingTableUrl::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(query_err(&context))?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config =
+            ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(schema);
+        let table = ListingTable::try_new(config).map_err(query_err(&context))?;
+        self.ctx.register_table(series.name(), Arc::new(table)).map_err(query_err(&context))?;
+        Ok(())
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    /// The DataFusion context, for custom queries.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Loads relational tables (and the views built on them) not loaded yet.
+    pub fn require(&mut self, tables: &[&str]) -> EngineResult<()> {
+        let mut wanted: Vec<&str> = Vec::new();
+        for &t in tables {
+            if t == "tq_daily" {
+                wanted.push("customers");
+            } else {
+                wanted.push(t);
+            }
+        }
+        let missing: Vec<&'static Table> = relational_tables()
+            .filter(|t| wanted.contains(&t.name) && !self.presence.contains_key(t.name))
+            .collect();
+        if !missing.is_empty() {
+            let conn = open_read_only(&self.dir.database())?;
+            for table in missing {
+                let (batch, presence) = read_table(&conn, table)?;
+                let context = format!("注册 / register {}", table.name);
+                let mem =
+                    MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(query_err(&context))?;
+                self.ctx.register_table(table.name, Arc::new(mem)).map_err(query_err(&context))?;
+                self.presence.insert(table.name.to_string(), presence);
+            }
+        }
+        if tables.contains(&"tq_daily") && !self.presence.contains_key("tq_daily") {
+            let sql = format!("CREATE VIEW tq_daily AS {}", TQ_DAILY_SQL.replace("{filter}", ""));
+            self.run(&sql, "tq_daily")?;
+            let (s, c) = (&self.presence["supply"], &self.presence["customers"]);
+            let mut p = Presence { rows: s.rows.min(c.rows.max(1)), columns: BTreeSet::new() };
+            if s.rows > 0 {
+                for col in ["tq_id", "date", "supply_kwh", "consumption_kwh", "valid"] {
+                    p.columns.insert(col.to_string());
+                }
+            }
+            self.presence.insert("tq_daily".to_string(), p);
+        }
+        Ok(())
+    }
+
+    /// The `tq_daily` query narrowed to days `first..=last` (the filters reach the Parquet scans).
+    pub fn tq_daily_between(first: i32, last: i32) -> String {
+        let filter = format!("AND date BETWEEN {} AND {}", date_lit(first), date_lit(last));
+        TQ_DAILY_SQL.replace("{filter}", &filter)
+    }
+
+    /// Why a table or its columns cannot feed a theme, or `None` when they can. A column counts as
+    /// present when it holds at least one value; a series column when the series has rows and,
+    /// for an optional column, one value.
+    pub fn missing(&mut self, table: &str, columns: &[&str]) -> EngineResult<Option<String>> {
+        let Some(p) = self.presence.get(table) else {
+            return Ok(Some(format!("表 {table} 未加载 / table {table} not loaded")));
+        };
+        if p.rows == 0 {
+            return Ok(Some(format!("表 {table} 无数据 / table {table} is empty")));
+        }
+        let absent: Vec<&str> = columns.iter().copied().filter(|c| !p.columns.contains(*c)).collect();
+        let mut still = Vec::new();
+        for c in absent {
+            // Optional series columns: ask the Parquet statistics once.
+            if Series::from_name(table).is_some() {
+                let sql = format!("SELECT COUNT(\"{c}\") FROM {table}");
+                let n = self.run(&sql, &format!("{table}.{c}")).ok().and_then(|b| first_i64(&b)).unwrap_or(0);
+                if n > 0 {
+                    if let Some(p) = self.presence.get_mut(table) {
+                        p.columns.insert(c.to_string());
+                    }
+                    continue;
+                }
+            }
+            still.push(c);
+        }
+        if still.is_empty() {
+            Ok(None)
+        } else {
+            let list = still.join(", ");
+            Ok(Some(format!("表 {table} 缺少列 {list} / table {table} lacks {list}")))
+        }
+    }
+
+    /// Runs a query to completion.
+    pub fn run(&self, sql: &str, context: &str) -> EngineResult<Vec<RecordBatch>> {
+        self.runtime.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(query_err(context))?;
+            df.collect().await.map_err(query_err(context))
+        })
+    }
+}
+
+/// A date literal for SQL.
+pub fn date_lit(day: i32) -> String {
+    format!("DATE '{}'", jicha_core::calendar::from_epoch_days(day))
+}
+
+fn first_i64(batches: &[RecordBatch]) -> Option<i64> {
+    let b = batches.iter().find(|b| b.num_rows() > 0)?;
+    let col = datafusion::arrow::compute::cast(b.column(0), &DataType::Int64).ok()?;
+    let a = col.as_any().downcast_ref::<datafusion::arrow::array::Int64Array>()?;
+    (!a.is_null(0)).then(|| a.value(0))
+}
+
+enum Builder {
+    Text(StringBuilder),
+    Number(Float64Builder),
+    Date(Date32Builder),
+    DateTime(TimestampSecondBuilder),
+    Bool(BooleanBuilder),
+}
+
+fn arrow_type(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Number => DataType::Float64,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::DateTime => DataType::Timestamp(TimeUnit::Second, None),
+        ColumnType::Bool => DataType::Boolean,
+        _ => DataType::Utf8,
+    }
+}
+
+/// Reads a whole relational table into one batch: dates as Date32, date-times as timestamps
+/// (local time, no zone), text and codes as Utf8, empty text as null.
+fn read_table(conn: &rusqlite::Connection, table: &Table) -> EngineResult<(RecordBatch, Presence)> {
+    let err = |source| EngineError::Relational { table: table.name.to_string(), source };
+    let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+    let sql = format!("SELECT {} FROM {}", names.join(", "), table.name);
+    let mut stmt = conn.prepare(&sql).map_err(err)?;
+    let mut builders: Vec<Builder> = table
+        .columns
+        .iter()
+        .map(|c| match c.ty {
+            ColumnType::Number => Builder::Number(Float64Builder::new()),
+            ColumnType::Date => Builder::Date(Date32Builder::new()),
+            ColumnType::DateTime => Builder::DateTime(TimestampSecondBuilder::new()),
+            ColumnType::Bool => Builder::Bool(BooleanBuilder::new()),
+            _ => Builder::Text(StringBuilder::new()),
+        })
+        .collect();
+    let mut non_null = vec![0u64; names.len()];
+    let mut rows = 0u64;
+    let mut q = stmt.query([]).map_err(err)?;
+    while let Some(row) = q.next().map_err(err)? {
+        rows += 1;
+        for (i, b) in builders.iter_mut().enumerate() {
+            let v = row.get_ref(i).map_err(err)?;
+            let text = match v {
+                ValueRef::Text(t) => std::str::from_utf8(t).ok().map(str::trim).filter(|t| !t.is_empty()),
+                _ => None,
+            };
+            let present = match b {
+                Builder::Text(b) => {
+                    b.append_option(text);
+                    text.is_some()
+                }
+                Builder::Number(b) => {
+                    let x = match v {
+                        ValueRef::Real(x) => Some(x),
+                        ValueRef::Integer(n) => Some(n as f64),
+                        _ => text.and_then(|t| t.parse().ok()),
+                    };
+                    b.append_option(x);
+                    x.is_some()
+                }
+                Builder::Date(b) => {
+                    let d = text.and_then(parse_date).map(to_epoch_days);
+                    b.append_option(d);
+                    d.is_some()
+                }
+                Builder::DateTime(b) => {
+                    let t = text.and_then(parse_datetime).map(|t| t.and_utc().timestamp());
+                    b.append_option(t);
+                    t.is_some()
+                }
+                Builder::Bool(b) => {
+                    let x = match v {
+                        ValueRef::Integer(n) => Some(n != 0),
+                        ValueRef::Real(x) => Some(x != 0.0),
+                        _ => text.and_then(jicha_core::codes::parse_bool),
+                    };
+                    b.append_option(x);
+                    x.is_some()
+                }
+            };
+            if present {
+                non_null[i] += 1;
+            }
+        }
+    }
+    let fields: Vec<Field> =
+        table.columns.iter().map(|c| Field::new(c.name, arrow_type(c.ty), true)).collect();
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let arrays: Vec<ArrayRef> = builders
+        .into_iter()
+        .map(|b| -> ArrayRef {
+            match b {
+                Builder::Text(mut b) => Arc::new(b.finish()),
+                Builder::Number(mut b) => Arc::new(b.finish()),
+                Builder::Date(mut b) => Arc::new(b.finish()),
+                Builder::DateTime(mut b) => Arc::new(b.finish()),
+                Builder::Bool(mut b) => Arc::new(b.finish()),
+            }
+        })
+        .collect();
+    let batch = RecordBatch::try_new(schema, arrays)
+        .map_err(|e| EngineError::Internal(format!("{}: {e}", table.name)))?;
+    let columns =
+        names.iter().zip(&non_null).filter(|(_, n)| **n > 0).map(|(c, _)| (*c).to_string()).collect();
+    Ok((batch, Presence { rows, columns }))
+}

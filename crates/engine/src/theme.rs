@@ -1,0 +1,175 @@
+//! What an audit theme (稽查主题) is: a named, parameterised check over the stored data.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use jicha_core::calendar::{Period, to_epoch_days};
+
+use crate::error::EngineResult;
+use crate::finding::{EntityType, Finding, Severity};
+use crate::session::Session;
+
+/// 营销专业: the nine specialties a theme belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Specialty {
+    /// 优质服务.
+    Service,
+    /// 用电检查.
+    Inspection,
+    /// 电费电价.
+    Billing,
+    /// 营业窗口.
+    Counter,
+    /// 农电业务.
+    Rural,
+    /// 计量与用电信息采集.
+    Metering,
+    /// 市场与客户服务.
+    Market,
+    /// 业扩报装.
+    Expansion,
+    /// 线损管理.
+    Loss,
+}
+
+impl Specialty {
+    /// The code of audit-themes.md.
+    pub fn code(self) -> &'static str {
+        match self {
+            Specialty::Service => "service",
+            Specialty::Inspection => "inspection",
+            Specialty::Billing => "billing",
+            Specialty::Counter => "counter",
+            Specialty::Rural => "rural",
+            Specialty::Metering => "metering",
+            Specialty::Market => "market",
+            Specialty::Expansion => "expansion",
+            Specialty::Loss => "loss",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn name_zh(self) -> &'static str {
+        match self {
+            Specialty::Service => "优质服务",
+            Specialty::Inspection => "用电检查",
+            Specialty::Billing => "电费电价",
+            Specialty::Counter => "营业窗口",
+            Specialty::Rural => "农电业务",
+            Specialty::Metering => "计量与用电信息采集",
+            Specialty::Market => "市场与客户服务",
+            Specialty::Expansion => "业扩报装",
+            Specialty::Loss => "线损管理",
+        }
+    }
+}
+
+/// One parameter of a theme with its default (the reference semantics).
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    /// Name, as in `jicha.toml`.
+    pub name: &'static str,
+    /// Default value.
+    pub default: f64,
+    /// What it means, Chinese first.
+    pub doc: &'static str,
+}
+
+/// The parameter values of one run of one theme.
+#[derive(Debug, Clone, Default)]
+pub struct Params(BTreeMap<String, f64>);
+
+impl Params {
+    /// The defaults of a theme.
+    pub fn defaults(theme: &dyn Theme) -> Params {
+        Params(theme.params().iter().map(|p| (p.name.to_string(), p.default)).collect())
+    }
+
+    /// A value; a theme only asks for the parameters it declares, so a missing one is its default
+    /// of zero only through a programming error, caught by the registry test.
+    pub fn get(&self, name: &str) -> f64 {
+        self.0.get(name).copied().unwrap_or(0.0)
+    }
+
+    /// Sets a value.
+    pub fn set(&mut self, name: &str, value: f64) {
+        self.0.insert(name.to_string(), value);
+    }
+
+    /// As a JSON object, for the run record.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.0.iter().map(|(k, v)| (k.clone(), crate::finding::num(*v))).collect())
+    }
+}
+
+/// What a theme reads: a table (or view) and the columns that must hold values.
+#[derive(Debug, Clone, Copy)]
+pub struct Need {
+    /// Table or view.
+    pub table: &'static str,
+    /// Columns.
+    pub columns: &'static [&'static str],
+}
+
+/// Shorthand for a [`Need`].
+pub const fn need(table: &'static str, columns: &'static [&'static str]) -> Need {
+    Need { table, columns }
+}
+
+/// The window of one audit run.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// The audited month.
+    pub period: Period,
+    /// The as-of date (by default the first day of the following month).
+    pub as_of: NaiveDate,
+}
+
+impl Window {
+    /// The window of a period with the default as-of date.
+    pub fn new(period: Period, as_of: Option<NaiveDate>) -> Window {
+        Window { period, as_of: as_of.unwrap_or(period.next().first_day()) }
+    }
+
+    /// First day of the period, days since 1970-01-01.
+    pub fn first(&self) -> i32 {
+        to_epoch_days(self.period.first_day())
+    }
+
+    /// Last day of the period.
+    pub fn last(&self) -> i32 {
+        to_epoch_days(self.period.last_day())
+    }
+
+    /// Days in the period.
+    pub fn days(&self) -> i64 {
+        i64::from(self.period.days())
+    }
+
+    /// The as-of date, days since 1970-01-01.
+    pub fn as_of_day(&self) -> i32 {
+        to_epoch_days(self.as_of)
+    }
+}
+
+/// An audit theme. Adding one is adding one file under `themes/` and one line to the registry.
+pub trait Theme: Send + Sync {
+    /// Stable code, e.g. `VOL-ZERO`.
+    fn code(&self) -> &'static str;
+    /// 中文名.
+    fn name_zh(&self) -> &'static str;
+    /// English name.
+    fn name_en(&self) -> &'static str;
+    /// Specialty.
+    fn specialty(&self) -> Specialty;
+    /// The entity its findings are about.
+    fn entity(&self) -> EntityType;
+    /// Default severity.
+    fn severity(&self) -> Severity;
+    /// Parameters with their defaults.
+    fn params(&self) -> &'static [Param];
+    /// The tables and columns it reads; when one is missing or empty the theme is not run.
+    fn needs(&self) -> &'static [Need];
+    /// Runs the theme over the window.
+    fn run(&self, session: &Session, window: &Window, params: &Params) -> EngineResult<Vec<Finding>>;
+}

@@ -1,0 +1,190 @@
+//! What several themes share: the customers' archive, tariff prices, hundredths of a kWh.
+
+use std::collections::HashMap;
+
+use jicha_core::calendar::from_epoch_days;
+use jicha_core::codes::{Category, StepBasis};
+use jicha_core::tariff::{Tariff, version_on};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+use crate::columns::{days, floats, text, texts};
+use crate::error::EngineResult;
+use crate::session::Session;
+use crate::theme::Window;
+
+/// kWh (or yuan) to exact hundredths: the exchange format carries at most 2 decimals, so integer
+/// hundredths compare exactly where `f64` sums could drift across a threshold.
+pub fn hundredths(x: f64) -> i64 {
+    (x * 100.0).round() as i64
+}
+
+/// A parameter in thousandths, so that thresholds like 0.4 or 0.8 compare exactly in integers.
+pub fn milli(x: f64) -> i128 {
+    (x * 1000.0).round() as i128
+}
+
+/// SQL for a kWh column in exact hundredths.
+pub fn sql_hundredths(col: &str) -> String {
+    sql_round(&format!("({col}) * 100"))
+}
+
+/// SQL rounding half away from zero to an integer. Written with CASE and a truncating cast so the
+/// engine needs no math function library (a smaller DataFusion build).
+pub fn sql_round(expr: &str) -> String {
+    format!("CAST(({expr}) + CASE WHEN ({expr}) < 0 THEN -0.5 ELSE 0.5 END AS BIGINT)")
+}
+
+/// SQL absolute value, as `sql_round` without the math library.
+pub fn sql_abs(expr: &str) -> String {
+    format!("CASE WHEN ({expr}) < 0 THEN -({expr}) ELSE ({expr}) END")
+}
+
+/// A customer's archive as the themes use it.
+#[derive(Debug, Clone)]
+pub struct Customer {
+    /// 供电单位编码.
+    pub station_id: String,
+    /// 用户状态.
+    pub status: String,
+    /// 立户日期.
+    pub opened_on: Option<i32>,
+    /// 销户日期.
+    pub closed_on: Option<i32>,
+    /// 电价码.
+    pub tariff_code: String,
+    /// 合同容量.
+    pub contract_kva: Option<f64>,
+    /// 用电类别.
+    pub category: String,
+}
+
+impl Customer {
+    /// Active through the period: status active, opened on or before its first day, and not
+    /// closed on or before its last day.
+    pub fn active_through(&self, w: &Window) -> bool {
+        self.status == "active"
+            && self.opened_on.is_some_and(|o| o <= w.first())
+            && self.closed_on.is_none_or(|c| c > w.last())
+    }
+}
+
+/// Every customer by id.
+pub fn customers(session: &Session) -> EngineResult<HashMap<String, Customer>> {
+    let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, contract_kva, category FROM customers";
+    let mut out = HashMap::new();
+    for b in session.run(sql, "customers")? {
+        let (id, st, status) = (text(&b, "customer_id")?, text(&b, "station_id")?, text(&b, "status")?);
+        let (opened, closed) = (days(&b, "opened_on")?, days(&b, "closed_on")?);
+        let (tariff, kva, cat) =
+            (text(&b, "tariff_code")?, floats(&b, "contract_kva")?, text(&b, "category")?);
+        for i in 0..b.num_rows() {
+            out.insert(
+                id[i].clone(),
+                Customer {
+                    station_id: st[i].clone(),
+                    status: status[i].clone(),
+                    opened_on: opened[i],
+                    closed_on: closed[i],
+                    tariff_code: tariff[i].clone(),
+                    contract_kva: kva[i],
+                    category: cat[i].clone(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Every tariff version, as the core's bill arithmetic takes them. Prices are read to 6 decimals
+/// and money to the cent, undoing the binary floating point of the relational store.
+pub fn tariffs(session: &Session) -> EngineResult<Vec<Tariff>> {
+    let sql = "SELECT tariff_code, name, category, price, price_peak, price_valley, step_basis, step1_kwh, \
+               step2_kwh, step2_price, step3_price, basic_per_kva, valid_from, valid_to FROM tariffs";
+    let dec = |x: Option<f64>| x.and_then(Decimal::from_f64).map(|d| d.round_dp(6).normalize());
+    let mut out = Vec::new();
+    for b in session.run(sql, "tariffs")? {
+        let code = text(&b, "tariff_code")?;
+        let name = text(&b, "name")?;
+        let cat = text(&b, "category")?;
+        let basis = texts(&b, "step_basis")?;
+        let f = |c: &str| floats(&b, c);
+        let (price, peak, valley) = (f("price")?, f("price_peak")?, f("price_valley")?);
+        let (s1, s2, p2, p3, basic) =
+            (f("step1_kwh")?, f("step2_kwh")?, f("step2_price")?, f("step3_price")?, f("basic_per_kva")?);
+        let (from, to) = (days(&b, "valid_from")?, days(&b, "valid_to")?);
+        for i in 0..b.num_rows() {
+            let (Some(category), Some(price), Some(valid_from)) =
+                (Category::parse(&cat[i]), dec(price[i]), from[i])
+            else {
+                continue;
+            };
+            out.push(Tariff {
+                tariff_code: code[i].clone(),
+                name: name[i].clone(),
+                category,
+                price,
+                price_peak: dec(peak[i]),
+                price_valley: dec(valley[i]),
+                step_basis: basis[i].as_deref().and_then(StepBasis::parse).unwrap_or(StepBasis::Month),
+                step1_kwh: dec(s1[i]),
+                step2_kwh: dec(s2[i]),
+                step2_price: dec(p2[i]),
+                step3_price: dec(p3[i]),
+                basic_per_kva: dec(basic[i]),
+                valid_from: from_epoch_days(valid_from),
+                valid_to: to[i].map(from_epoch_days),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The energy price (first step) of a tariff code on the last day of the period, yuan/kWh: what
+/// lost kWh are worth.
+pub fn price_on(tariffs: &[Tariff], code: &str, w: &Window) -> Option<f64> {
+    version_on(tariffs, code, w.period.last_day()).and_then(|t| t.price.to_f64())
+}
+
+/// A meter with its customer's station.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    /// 电能表资产编号.
+    pub meter_id: String,
+    /// 供电单位编码 of its customer.
+    pub station_id: Option<String>,
+    /// 装表日期.
+    pub installed_on: Option<i32>,
+    /// 拆表日期.
+    pub removed_on: Option<i32>,
+}
+
+impl Meter {
+    /// In service on day d: installed_on <= d < removed_on.
+    pub fn in_service(&self, d: i32) -> bool {
+        self.installed_on.is_some_and(|i| i <= d) && self.removed_on.is_none_or(|r| d < r)
+    }
+}
+
+/// Every meter by id.
+pub fn meters(session: &Session) -> EngineResult<HashMap<String, Meter>> {
+    let sql = "SELECT m.meter_id, c.station_id, m.installed_on, m.removed_on
+               FROM meters m LEFT JOIN customers c ON c.customer_id = m.customer_id";
+    let mut out = HashMap::new();
+    for b in session.run(sql, "meters")? {
+        let (id, st) = (text(&b, "meter_id")?, texts(&b, "station_id")?);
+        let (inst, rem) = (days(&b, "installed_on")?, days(&b, "removed_on")?);
+        for i in 0..b.num_rows() {
+            out.insert(
+                id[i].clone(),
+                Meter {
+                    meter_id: id[i].clone(),
+                    station_id: st[i].clone(),
+                    installed_on: inst[i],
+                    removed_on: rem[i],
+                },
+            );
+        }
+    }
+    Ok(out)
+}

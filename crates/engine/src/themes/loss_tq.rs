@@ -1,0 +1,166 @@
+//! LOSS-TQ-HIGH 台区高损 and LOSS-TQ-NEG 台区负损: a transformer area's loss rate over the
+//! period's valid days (a supply figure and every customer active that day known).
+
+use std::collections::HashMap;
+
+use crate::columns::{ints, text, texts};
+use crate::error::EngineResult;
+use crate::finding::{Finding, int, num};
+use crate::session::Session;
+use crate::theme::{Param, Params, Theme, Window, need};
+use crate::themes::common::{customers, milli, price_on, sql_hundredths, tariffs};
+
+/// One area's valid days summed, kWh in hundredths.
+struct AreaMonth {
+    tq_id: String,
+    station_id: Option<String>,
+    valid_days: i64,
+    supply: i64,
+    consumption: i64,
+}
+
+fn area_months(session: &Session, w: &Window) -> EngineResult<Vec<AreaMonth>> {
+    let sql = format!(
+        "SELECT t.tq_id, a.station_id,
+                COUNT(*) FILTER (WHERE t.valid) AS valid_days,
+                COALESCE(SUM({}) FILTER (WHERE t.valid), 0) AS supply,
+                COALESCE(SUM({}) FILTER (WHERE t.valid), 0) AS consumption
+         FROM ({}) t LEFT JOIN transformer_areas a ON a.tq_id = t.tq_id
+         GROUP BY t.tq_id, a.station_id",
+        sql_hundredths("t.supply_kwh"),
+        sql_hundredths("COALESCE(t.consumption_kwh, 0)"),
+        Session::tq_daily_between(w.first(), w.last())
+    );
+    let mut out = Vec::new();
+    for b in session.run(&sql, "台区日线损 / areas' days")? {
+        let (id, st) = (text(&b, "tq_id")?, texts(&b, "station_id")?);
+        let (v, s, c) = (ints(&b, "valid_days")?, ints(&b, "supply")?, ints(&b, "consumption")?);
+        for i in 0..b.num_rows() {
+            out.push(AreaMonth {
+                tq_id: id[i].clone(),
+                station_id: st[i].clone(),
+                valid_days: v[i].unwrap_or(0),
+                supply: s[i].unwrap_or(0),
+                consumption: c[i].unwrap_or(0),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The mean first-step price of an area's customers' tariffs: what its lost kWh are worth.
+fn area_prices(session: &Session, w: &Window) -> EngineResult<HashMap<String, f64>> {
+    let tariffs = tariffs(session)?;
+    let cust = customers(session)?;
+    let sql = "SELECT customer_id, tq_id FROM customers WHERE tq_id IS NOT NULL";
+    let mut sums: HashMap<String, (f64, f64)> = HashMap::new();
+    for b in session.run(sql, "台区用户 / areas' customers")? {
+        let (ids, tqs) = (text(&b, "customer_id")?, text(&b, "tq_id")?);
+        for (id, tq) in ids.iter().zip(tqs) {
+            if let Some(p) = cust.get(id).and_then(|c| price_on(&tariffs, &c.tariff_code, w)) {
+                let e = sums.entry(tq).or_default();
+                e.0 += p;
+                e.1 += 1.0;
+            }
+        }
+    }
+    Ok(sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect())
+}
+
+const NEEDS: &[crate::theme::Need] = &[
+    need("supply", &["point_type", "point_id", "date", "kwh"]),
+    need("daily_consumption", &["customer_id", "date"]),
+    need("customers", &["customer_id", "tq_id", "opened_on"]),
+    need("transformer_areas", &["tq_id", "station_id"]),
+    need("tariffs", &["tariff_code", "price"]),
+    need("tq_daily", &["tq_id"]),
+];
+
+const PARAMS_HIGH: &[Param] = &[
+    Param { name: "max_loss_rate", default: 0.10, doc: "线损率上限 / loss rate above this fires" },
+    Param {
+        name: "min_valid_share", default: 0.5, doc: "有效天数占比下限 / share of valid days, at least"
+    },
+];
+
+const PARAMS_NEG: &[Param] = &[
+    Param { name: "min_loss_rate", default: -0.01, doc: "线损率下限 / loss rate below this fires" },
+    Param {
+        name: "min_valid_share", default: 0.5, doc: "有效天数占比下限 / share of valid days, at least"
+    },
+];
+
+fn run_loss(
+    theme: &dyn Theme,
+    session: &Session,
+    w: &Window,
+    p: &Params,
+    high: bool,
+) -> EngineResult<Vec<Finding>> {
+    let valid_share = milli(p.get("min_valid_share"));
+    let prices = if high { area_prices(session, w)? } else { HashMap::new() };
+    let mut out = Vec::new();
+    for a in area_months(session, w)? {
+        if 1000 * i128::from(a.valid_days) < valid_share * i128::from(w.days()) || a.supply <= 0 {
+            continue;
+        }
+        let lost = i128::from(a.supply - a.consumption);
+        // (s - c) / s compared with the threshold in thousandths, exactly.
+        let fires = if high {
+            1000 * lost > milli(p.get("max_loss_rate")) * i128::from(a.supply)
+        } else {
+            1000 * lost < milli(p.get("min_loss_rate")) * i128::from(a.supply)
+        };
+        if !fires {
+            continue;
+        }
+        let lost_kwh = (a.supply - a.consumption) as f64 / 100.0;
+        let f = Finding::new(
+            theme.code(),
+            theme.entity(),
+            &a.tq_id,
+            a.station_id.clone(),
+            w.period,
+            theme.severity(),
+            &[
+                ("loss_rate", num(lost_kwh / (a.supply as f64 / 100.0))),
+                ("supply_kwh", num(a.supply as f64 / 100.0)),
+                ("consumption_kwh", num(a.consumption as f64 / 100.0)),
+                ("valid_days", int(a.valid_days)),
+                ("days", int(w.days())),
+            ],
+        );
+        // The energy lost beyond the threshold, at the area's mean price.
+        let excess = lost_kwh - p.get("max_loss_rate") * a.supply as f64 / 100.0;
+        out.push(f.with_amount(if high { prices.get(&a.tq_id).map(|pr| excess * pr) } else { None }));
+    }
+    Ok(out)
+}
+
+/// 台区高损.
+pub struct LossTqHigh;
+
+impl Theme for LossTqHigh {
+    describe! {
+        code: "LOSS-TQ-HIGH", zh: "台区高损", en: "High loss in a transformer area", specialty: Loss,
+        entity: TransformerArea, severity: High, params: PARAMS_HIGH, needs: NEEDS,
+    }
+
+    fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
+        run_loss(self, session, w, p, true)
+    }
+}
+
+/// 台区负损.
+pub struct LossTqNeg;
+
+impl Theme for LossTqNeg {
+    describe! {
+        code: "LOSS-TQ-NEG", zh: "台区负损", en: "Negative loss in a transformer area", specialty: Loss,
+        entity: TransformerArea, severity: Medium, params: PARAMS_NEG, needs: NEEDS,
+    }
+
+    fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
+        run_loss(self, session, w, p, false)
+    }
+}

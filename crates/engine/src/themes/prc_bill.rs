@@ -1,0 +1,334 @@
+//! The bill themes: PRC-CATEGORY 电价执行错误, PRC-BILL 电费计算差错, PRC-KWH 结算电量差错,
+//! PRC-BASIC 基本电费漏收, PRC-PF 力调电费未执行. Money is `Decimal`, recomputed by
+//! `jicha_core::tariff` exactly as the generator issues bills.
+
+use std::collections::HashMap;
+
+use jicha_core::tariff::{bill_differs, version_on};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+
+use crate::columns::{floats, ints, text, texts};
+use crate::error::EngineResult;
+use crate::finding::{Finding, int, num};
+use crate::session::{Session, date_lit};
+use crate::theme::{Need, Params, Theme, Window, need};
+use crate::themes::common::{customers, tariffs};
+
+/// Yuan or kWh to the cent (hundredth), undoing binary floating point.
+pub fn cents(x: f64) -> Option<Decimal> {
+    Decimal::from_f64(x).map(|d| d.round_dp(2))
+}
+
+fn dnum(d: Decimal) -> serde_json::Value {
+    num(d.to_f64().unwrap_or(0.0))
+}
+
+/// One bill of the period.
+struct Bill {
+    bill_id: String,
+    customer_id: String,
+    kwh: Option<f64>,
+    amount: Option<f64>,
+    tariff_code: Option<String>,
+    basic_charge: Option<f64>,
+    pf_adjustment: Option<f64>,
+}
+
+fn bills_of(session: &Session, w: &Window) -> EngineResult<Vec<Bill>> {
+    let sql = format!(
+        "SELECT bill_id, customer_id, kwh, amount, tariff_code, basic_charge, pf_adjustment
+         FROM bills WHERE period = '{}'",
+        w.period
+    );
+    let mut out = Vec::new();
+    for b in session.run(&sql, "本月账单 / bills of the period")? {
+        let (id, cust, kwh, amount) =
+            (text(&b, "bill_id")?, text(&b, "customer_id")?, floats(&b, "kwh")?, floats(&b, "amount")?);
+        let (tc, basic, pf) =
+            (texts(&b, "tariff_code")?, floats(&b, "basic_charge")?, floats(&b, "pf_adjustment")?);
+        for i in 0..b.num_rows() {
+            out.push(Bill {
+                bill_id: id[i].clone(),
+                customer_id: cust[i].clone(),
+                kwh: kwh[i],
+                amount: amount[i],
+                tariff_code: tc[i].clone(),
+                basic_charge: basic[i],
+                pf_adjustment: pf[i],
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// 电价执行错误(类别不符).
+pub struct PrcCategory;
+
+impl Theme for PrcCategory {
+    describe! {
+        code: "PRC-CATEGORY", zh: "电价执行错误(类别不符)", en: "Tariff of another category", specialty: Billing,
+        entity: Customer, severity: High, params: &[],
+        needs: &[need("customers", &["customer_id", "category", "tariff_code", "status", "opened_on"]), need("tariffs", &["tariff_code", "category"])],
+    }
+
+    fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
+        let tariffs = tariffs(session)?;
+        let mut out = Vec::new();
+        for (id, c) in customers(session)? {
+            if !c.active_through(w) {
+                continue;
+            }
+            let Some(t) = version_on(&tariffs, &c.tariff_code, w.period.last_day()) else { continue };
+            if t.category.code() != c.category {
+                out.push(Finding::new(
+                    self.code(),
+                    self.entity(),
+                    id,
+                    Some(c.station_id.clone()),
+                    w.period,
+                    self.severity(),
+                    &[
+                        ("tariff_code", serde_json::Value::from(c.tariff_code.clone())),
+                        ("tariff_category", serde_json::Value::from(t.category.code())),
+                        ("customer_category", serde_json::Value::from(c.category.clone())),
+                        ("price", dnum(t.price)),
+                    ],
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+const BILL_NEEDS: &[Need] = &[
+    need("bills", &["bill_id", "customer_id", "period", "kwh", "amount"]),
+    need("customers", &["customer_id", "tariff_code", "station_id"]),
+    need("tariffs", &["tariff_code", "price"]),
+];
+
+/// 电费计算差错.
+pub struct PrcBill;
+
+impl Theme for PrcBill {
+    describe! {
+        code: "PRC-BILL", zh: "电费计算差错", en: "Bill amount miscalculated", specialty: Billing,
+        entity: Bill, severity: High, params: &[], needs: BILL_NEEDS,
+    }
+
+    fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
+        let tariffs = tariffs(session)?;
+        let cust = customers(session)?;
+        // kWh of each customer's earlier bills of the same year (yearly stepped tariffs).
+        let sql = format!(
+            "SELECT customer_id, SUM(kwh) AS kwh FROM bills WHERE period >= '{}-01' AND period < '{}' GROUP BY customer_id",
+            w.period.year(),
+            w.period
+        );
+        let mut earlier: HashMap<String, Decimal> = HashMap::new();
+        for b in session.run(&sql, "本年此前电量 / earlier kWh of the year")? {
+            let (ids, kwh) = (text(&b, "customer_id")?, floats(&b, "kwh")?);
+            for (id, k) in ids.into_iter().zip(kwh) {
+                earlier.insert(id, k.and_then(cents).unwrap_or_default());
+            }
+        }
+        let mut out = Vec::new();
+        for bill in bills_of(session, w)? {
+            let Some(c) = cust.get(&bill.customer_id) else { continue };
+            let code = bill.tariff_code.as_deref().unwrap_or(&c.tariff_code);
+            let Some(t) = version_on(&tariffs, code, w.period.last_day()) else { continue };
+            let (Some(kwh), Some(amount)) = (bill.kwh.and_then(cents), bill.amount.and_then(cents)) else {
+                continue;
+            };
+            let kva = c.contract_kva.filter(|k| *k > 0.0).and_then(Decimal::from_f64);
+            let pf = bill.pf_adjustment.and_then(cents);
+            let before = earlier.get(&bill.customer_id).copied().unwrap_or_default();
+            // A two-part bill without a contract capacity is not checked (None).
+            let Some(re) = t.charges(kwh, before, kva, pf) else { continue };
+            if bill_differs(amount, re.amount) {
+                let diff = amount - re.amount;
+                out.push(
+                    Finding::new(
+                        self.code(),
+                        self.entity(),
+                        &bill.bill_id,
+                        Some(c.station_id.clone()),
+                        w.period,
+                        self.severity(),
+                        &[
+                            ("amount", dnum(amount)),
+                            ("recomputed", dnum(re.amount)),
+                            ("difference", dnum(diff)),
+                            ("kwh", dnum(kwh)),
+                            ("energy_charge", dnum(re.energy)),
+                            ("basic_charge", dnum(re.basic.unwrap_or_default())),
+                            ("pf_adjustment", dnum(re.pf_adjustment)),
+                        ],
+                    )
+                    .with_amount(diff.abs().to_f64()),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// 结算电量差错(漏记、错记).
+pub struct PrcKwh;
+
+impl Theme for PrcKwh {
+    describe! {
+        code: "PRC-KWH", zh: "结算电量差错(漏记、错记)", en: "Billed kWh differ from metered", specialty: Billing,
+        entity: Bill, severity: High, params: &[
+            crate::theme::Param { name: "max_kwh", default: 1.0, doc: "允许偏差 kWh / tolerated difference, kWh" },
+            crate::theme::Param { name: "max_share", default: 0.01, doc: "允许偏差比例 / tolerated share of the metered kWh" },
+        ],
+        needs: &[
+            need("bills", &["bill_id", "customer_id", "period", "kwh"]),
+            need("customers", &["customer_id", "station_id", "tariff_code"]),
+            need("daily_consumption", &["customer_id", "date"]),
+            need("tariffs", &["tariff_code", "price"]),
+        ],
+    }
+
+    fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
+        let sql = format!(
+            "SELECT customer_id, COUNT(kwh) AS known, SUM({}) AS total
+             FROM daily_consumption WHERE date BETWEEN {} AND {} GROUP BY customer_id",
+            crate::themes::common::sql_hundredths("kwh"),
+            date_lit(w.first()),
+            date_lit(w.last())
+        );
+        // Metered kWh (hundredths) of the customers whose every day of the month is known.
+        let mut metered: HashMap<String, i64> = HashMap::new();
+        for b in session.run(&sql, "月用电量 / metered kWh of the month")? {
+            let (ids, known, total) = (text(&b, "customer_id")?, ints(&b, "known")?, ints(&b, "total")?);
+            for i in 0..b.num_rows() {
+                if known[i] == Some(w.days()) {
+                    metered.insert(ids[i].clone(), total[i].unwrap_or(0));
+                }
+            }
+        }
+        let tariffs = tariffs(session)?;
+        let cust = customers(session)?;
+        let (max_h, share) =
+            ((p.get("max_kwh") * 100.0).round() as i128, crate::themes::common::milli(p.get("max_share")));
+        let mut out = Vec::new();
+        for bill in bills_of(session, w)? {
+            let (Some(&m), Some(kwh)) = (metered.get(&bill.customer_id), bill.kwh) else { continue };
+            let billed = crate::themes::common::hundredths(kwh);
+            let diff = i128::from((billed - m).abs());
+            if diff > max_h && diff * 1000 > share * i128::from(m).abs() {
+                let c = cust.get(&bill.customer_id);
+                let price = c.and_then(|c| crate::themes::common::price_on(&tariffs, &c.tariff_code, w));
+                let diff_kwh = (m - billed) as f64 / 100.0;
+                out.push(
+                    Finding::new(
+                        self.code(),
+                        self.entity(),
+                        &bill.bill_id,
+                        c.map(|c| c.station_id.clone()),
+                        w.period,
+                        self.severity(),
+                        &[
+                            ("billed_kwh", num(billed as f64 / 100.0)),
+                            ("metered_kwh", num(m as f64 / 100.0)),
+                            ("difference_kwh", num(diff_kwh)),
+                            ("days", int(w.days())),
+                        ],
+                    )
+                    .with_amount(price.map(|p| diff_kwh.abs() * p)),
+                );
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// 基本电费漏收.
+pub struct PrcBasic;
+
+impl Theme for PrcBasic {
+    describe! {
+        code: "PRC-BASIC", zh: "基本电费漏收", en: "Basic charge not billed", specialty: Billing,
+        entity: Bill, severity: High, params: &[],
+        needs: &[
+            need("bills", &["bill_id", "customer_id", "period"]),
+            need("customers", &["customer_id", "tariff_code", "contract_kva"]),
+            need("tariffs", &["tariff_code", "basic_per_kva"]),
+        ],
+    }
+
+    fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
+        let tariffs = tariffs(session)?;
+        let cust = customers(session)?;
+        let mut out = Vec::new();
+        for bill in bills_of(session, w)? {
+            let Some(c) = cust.get(&bill.customer_id) else { continue };
+            let Some(t) = version_on(&tariffs, &c.tariff_code, w.period.last_day()) else { continue };
+            let Some(kva) = c.contract_kva.filter(|k| *k > 0.0).and_then(Decimal::from_f64) else { continue };
+            if !t.is_two_part() || bill.basic_charge.is_some_and(|b| b != 0.0) {
+                continue;
+            }
+            let due = t.basic_charge(Some(kva)).map(jicha_core::tariff::to_cents).unwrap_or_default();
+            out.push(
+                Finding::new(
+                    self.code(),
+                    self.entity(),
+                    &bill.bill_id,
+                    Some(c.station_id.clone()),
+                    w.period,
+                    self.severity(),
+                    &[
+                        ("contract_kva", dnum(kva)),
+                        ("basic_per_kva", dnum(t.basic_per_kva.unwrap_or_default())),
+                        ("basic_charge_due", dnum(due)),
+                    ],
+                )
+                .with_amount(due.to_f64()),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// 力调电费未执行.
+pub struct PrcPf;
+
+impl Theme for PrcPf {
+    describe! {
+        code: "PRC-PF", zh: "力调电费未执行", en: "Power-factor adjustment not applied", specialty: Billing,
+        entity: Bill, severity: Medium, params: &[
+            crate::theme::Param { name: "min_kva", default: 100.0, doc: "合同容量下限 kVA / contract capacity, at least" },
+        ],
+        needs: &[
+            need("bills", &["bill_id", "customer_id", "period", "pf_adjustment"]),
+            need("customers", &["customer_id", "category", "contract_kva"]),
+        ],
+    }
+
+    fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
+        let cust = customers(session)?;
+        let min_kva = p.get("min_kva");
+        let mut out = Vec::new();
+        for bill in bills_of(session, w)? {
+            let Some(c) = cust.get(&bill.customer_id) else { continue };
+            let kva = c.contract_kva.unwrap_or(0.0);
+            if matches!(c.category.as_str(), "commercial" | "industrial" | "agriculture")
+                && kva >= min_kva
+                && bill.pf_adjustment.is_none()
+            {
+                out.push(Finding::new(
+                    self.code(),
+                    self.entity(),
+                    &bill.bill_id,
+                    Some(c.station_id.clone()),
+                    w.period,
+                    self.severity(),
+                    &[("contract_kva", num(kva)), ("amount", num(bill.amount.unwrap_or(0.0)))],
+                ));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,251 @@
+//! VOL-ZERO 零电量, VOL-DROP 电量骤降, VOL-SURGE 电量突增: a customer's known daily consumption
+//! in the period against itself and against the 90 days before it.
+
+use crate::columns::{ints, text};
+use crate::error::EngineResult;
+use crate::finding::{Finding, int, num};
+use crate::session::{Session, date_lit};
+use crate::theme::{Param, Params, Theme, Window, need};
+use crate::themes::common::{Customer, customers, hundredths, milli, price_on, sql_hundredths, tariffs};
+
+/// One customer's month and baseline, known days only, kWh in hundredths.
+pub struct Month {
+    /// 户号.
+    pub customer_id: String,
+    /// Known days in the period.
+    pub known: i64,
+    /// Their total.
+    pub total: i64,
+    /// Known days in the baseline window.
+    pub base_known: i64,
+    /// Their total.
+    pub base_total: i64,
+}
+
+/// Every customer with a consumption row in the period or its baseline window of `base_days`.
+pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec<Month>> {
+    let h = sql_hundredths("kwh");
+    let first = date_lit(w.first());
+    let sql = format!(
+        "SELECT customer_id,
+                COUNT(kwh) FILTER (WHERE date >= {first}) AS known,
+                COALESCE(SUM({h}) FILTER (WHERE date >= {first}), 0) AS total,
+                COUNT(kwh) FILTER (WHERE date < {first}) AS base_known,
+                COALESCE(SUM({h}) FILTER (WHERE date < {first}), 0) AS base_total
+         FROM daily_consumption WHERE date BETWEEN {} AND {}
+         GROUP BY customer_id",
+        date_lit(w.first() - base_days),
+        date_lit(w.last())
+    );
+    let mut out = Vec::new();
+    for b in session.run(&sql, "日用电量汇总 / consumption per customer")? {
+        let id = text(&b, "customer_id")?;
+        let (k, t, bk, bt) =
+            (ints(&b, "known")?, ints(&b, "total")?, ints(&b, "base_known")?, ints(&b, "base_total")?);
+        for i in 0..b.num_rows() {
+            out.push(Month {
+                customer_id: id[i].clone(),
+                known: k[i].unwrap_or(0),
+                total: t[i].unwrap_or(0),
+                base_known: bk[i].unwrap_or(0),
+                base_total: bt[i].unwrap_or(0),
+            });
+        }
+    }
+    Ok(out)
+}
+
+const NEEDS: &[crate::theme::Need] = &[
+    need("daily_consumption", &["customer_id", "date"]),
+    need("customers", &["customer_id", "status", "opened_on", "station_id"]),
+];
+
+/// Drop and surge also price the energy (money at risk).
+const PRICED_NEEDS: &[crate::theme::Need] = &[
+    need("daily_consumption", &["customer_id", "date"]),
+    need("customers", &["customer_id", "status", "opened_on", "station_id", "tariff_code"]),
+    need("tariffs", &["tariff_code", "price"]),
+];
+
+/// 零电量.
+pub struct VolZero;
+
+impl Theme for VolZero {
+    describe! {
+        code: "VOL-ZERO", zh: "零电量", en: "Zero consumption", specialty: Metering, entity: Customer,
+        severity: Medium,
+        params: &[Param { name: "min_known_share", default: 0.8, doc: "已知天数占比下限 / share of days known, at least" }],
+        needs: NEEDS,
+    }
+
+    fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
+        let cust = customers(session)?;
+        let share = p.get("min_known_share");
+        let mut out = Vec::new();
+        for m in months(session, w, 0)? {
+            let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
+            if m.known > 0
+                && 1000 * i128::from(m.known) >= milli(share) * i128::from(w.days())
+                && m.total == 0
+            {
+                out.push(Finding::new(
+                    self.code(),
+                    self.entity(),
+                    &m.customer_id,
+                    Some(c.station_id.clone()),
+                    w.period,
+                    self.severity(),
+                    &[("known_days", int(m.known)), ("days", int(w.days())), ("total_kwh", num(0.0))],
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Parameters shared by the drop and surge themes.
+fn baseline_ok(m: &Month, w: &Window, p: &Params) -> bool {
+    m.base_known >= p.get("min_baseline_days") as i64
+        && 1000 * i128::from(m.base_total)
+            >= milli(p.get("min_baseline_kwh") * 100.0) * i128::from(m.base_known)
+        && m.known > 0
+        && 1000 * i128::from(m.known) >= milli(p.get("min_known_share")) * i128::from(w.days())
+}
+
+fn evidence(m: &Month) -> Vec<(&'static str, serde_json::Value)> {
+    let mean = m.total as f64 / 100.0 / m.known as f64;
+    let base = m.base_total as f64 / 100.0 / m.base_known as f64;
+    vec![
+        ("mean_kwh", num(mean)),
+        ("baseline_mean_kwh", num(base)),
+        ("ratio", num(if base > 0.0 { mean / base } else { 0.0 })),
+        ("known_days", int(m.known)),
+        ("baseline_days", int(m.base_known)),
+        ("total_kwh", num(m.total as f64 / 100.0)),
+    ]
+}
+
+const BASELINE_PARAMS: [Param; 4] = [
+    Param {
+        name: "baseline_days", default: 90.0, doc: "基线天数 / days of the baseline before the period"
+    },
+    Param {
+        name: "min_baseline_days",
+        default: 30.0,
+        doc: "基线已知天数下限 / known baseline days, at least",
+    },
+    Param {
+        name: "min_baseline_kwh",
+        default: 2.0,
+        doc: "基线日均电量下限 kWh / baseline daily mean, at least",
+    },
+    Param {
+        name: "min_known_share",
+        default: 0.5,
+        doc: "本期已知天数占比下限 / share of period days known, at least",
+    },
+];
+
+fn drop_or_surge(
+    theme: &dyn Theme,
+    session: &Session,
+    w: &Window,
+    p: &Params,
+    fires: impl Fn(&Month) -> bool,
+    lost_kwh: impl Fn(&Month) -> Option<f64>,
+) -> EngineResult<Vec<Finding>> {
+    let cust: std::collections::HashMap<String, Customer> = customers(session)?;
+    let prices = tariffs(session)?;
+    let mut out = Vec::new();
+    for m in months(session, w, p.get("baseline_days") as i32)? {
+        let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
+        if !baseline_ok(&m, w, p) || !fires(&m) {
+            continue;
+        }
+        let price = price_on(&prices, &c.tariff_code, w);
+        out.push(
+            Finding::new(
+                theme.code(),
+                theme.entity(),
+                &m.customer_id,
+                Some(c.station_id.clone()),
+                w.period,
+                theme.severity(),
+                &evidence(&m),
+            )
+            .with_amount(lost_kwh(&m).zip(price).map(|(k, p)| k * p)),
+        );
+    }
+    Ok(out)
+}
+
+/// 电量骤降.
+pub struct VolDrop;
+
+const DROP_PARAMS: &[Param] = &[
+    BASELINE_PARAMS[0],
+    BASELINE_PARAMS[1],
+    BASELINE_PARAMS[2],
+    BASELINE_PARAMS[3],
+    Param {
+        name: "max_ratio",
+        default: 0.4,
+        doc: "本期日均低于基线的倍数 / period mean below this x baseline",
+    },
+];
+
+impl Theme for VolDrop {
+    describe! {
+        code: "VOL-DROP", zh: "电量骤降", en: "Consumption drop", specialty: Inspection, entity: Customer,
+        severity: High, params: DROP_PARAMS, needs: PRICED_NEEDS,
+    }
+
+    fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
+        let ratio = milli(p.get("max_ratio"));
+        // mean < ratio x base, compared exactly in integers: total x base_known < ratio x base_total x known.
+        let fires = |m: &Month| {
+            1000 * i128::from(m.total) * i128::from(m.base_known)
+                < ratio * i128::from(m.base_total) * i128::from(m.known)
+        };
+        // The energy the drop leaves unbilled over the whole month, at the customer's price.
+        let lost = |m: &Month| {
+            let base = m.base_total as f64 / 100.0 / m.base_known as f64;
+            let mean = m.total as f64 / 100.0 / m.known as f64;
+            Some((base - mean) * w.days() as f64)
+        };
+        drop_or_surge(self, session, w, p, fires, lost)
+    }
+}
+
+/// 电量突增.
+pub struct VolSurge;
+
+const SURGE_PARAMS: &[Param] = &[
+    BASELINE_PARAMS[0],
+    BASELINE_PARAMS[1],
+    BASELINE_PARAMS[2],
+    BASELINE_PARAMS[3],
+    Param {
+        name: "min_ratio",
+        default: 3.0,
+        doc: "本期日均高于基线的倍数 / period mean above this x baseline",
+    },
+    Param { name: "min_total_kwh", default: 300.0, doc: "本期电量下限 kWh / period total, at least" },
+];
+
+impl Theme for VolSurge {
+    describe! {
+        code: "VOL-SURGE", zh: "电量突增", en: "Consumption surge", specialty: Inspection, entity: Customer,
+        severity: Medium, params: SURGE_PARAMS, needs: PRICED_NEEDS,
+    }
+
+    fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
+        let (ratio, min_total) = (milli(p.get("min_ratio")), hundredths(p.get("min_total_kwh")));
+        let fires = |m: &Month| {
+            1000 * i128::from(m.total) * i128::from(m.base_known)
+                > ratio * i128::from(m.base_total) * i128::from(m.known)
+                && m.total >= min_total
+        };
+        drop_or_surge(self, session, w, p, fires, |_| None)
+    }
+}
