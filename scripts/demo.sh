@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: generate a county, import it, show what is stored.
-# 演示：生成一个县公司数据集，导入，查看已存数据。
+# The demo: generate a county, import it, show what is stored, audit its last month.
+# 演示：生成一个县公司数据集，导入，查看已存数据，稽查最后一个月。
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/jicha-target}"
@@ -14,3 +14,7 @@ mkdir -p "$WORK"
 "$JICHA" generate --out "$WORK/county" --customers "$CUSTOMERS" --months "$MONTHS" --seed 7
 "$JICHA" --data "$WORK/jicha-data" import "$WORK/county"
 "$JICHA" --data "$WORK/jicha-data" status
+"$JICHA" --data "$WORK/jicha-data" themes
+# Audit the last generated month.
+LAST=$(date -d "2026-01-01 + $((MONTHS - 1)) months" +%Y-%m)
+"$JICHA" --data "$WORK/jicha-data" audit --period "$LAST" | head -60
