@@ -206,7 +206,8 @@ fn write_table(sink: &mut dyn Write, findings: &[Finding]) -> anyhow::Result<()>
         writeln!(sink, "未发现疑似问题 / no findings")?;
     }
     for ((station, specialty), mut list) in groups {
-        let money: f64 = list.iter().filter_map(|f| f.amount_at_risk).sum();
+        // An empty f64 sum is -0.0; adding 0.0 prints it as 0.00.
+        let money: f64 = list.iter().filter_map(|f| f.amount_at_risk).sum::<f64>() + 0.0;
         writeln!(sink, "供电所 station {station} · {specialty}  {} 条，涉及电费 {money:.2} 元", list.len())?;
         list.sort_by(|a, b| {
             b.amount_at_risk
