@@ -172,4 +172,27 @@ pub trait Theme: Send + Sync {
     fn needs(&self) -> &'static [Need];
     /// Runs the theme over the window.
     fn run(&self, session: &Session, window: &Window, params: &Params) -> EngineResult<Vec<Finding>>;
+
+    /// A finding of this theme on one entity in the window's period, carrying the theme's own
+    /// code, entity type and severity (so a theme states only what is particular to the hit).
+    fn finding(
+        &self,
+        window: &Window,
+        entity_id: impl Into<String>,
+        station_id: Option<String>,
+        evidence: &[(&str, serde_json::Value)],
+    ) -> Finding
+    where
+        Self: Sized,
+    {
+        Finding::new(
+            self.code(),
+            self.entity(),
+            entity_id,
+            station_id,
+            window.period,
+            self.severity(),
+            evidence,
+        )
+    }
 }

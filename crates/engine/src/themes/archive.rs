@@ -50,13 +50,10 @@ impl Theme for ArcTopology {
                 }
                 let feeder_differs = f[i].as_ref().is_some_and(|f| f != af);
                 if feeder_differs || *ast != s[i] {
-                    out.push(Finding::new(
-                        self.code(),
-                        self.entity(),
+                    out.push(self.finding(
+                        w,
                         &id[i],
                         Some(s[i].clone()),
-                        w.period,
-                        self.severity(),
                         &[
                             ("tq_id", serde_json::Value::from(tq[i].clone())),
                             ("area_feeder_id", serde_json::Value::from(af.clone())),
@@ -95,13 +92,10 @@ impl Theme for ArcInfo {
             for i in 0..b.num_rows() {
                 let (np, na) = (is_blank(phone[i].as_deref()), is_blank(addr[i].as_deref()));
                 if np || na {
-                    out.push(Finding::new(
-                        self.code(),
-                        self.entity(),
+                    out.push(self.finding(
+                        w,
                         &id[i],
                         Some(st[i].clone()),
-                        w.period,
-                        self.severity(),
                         &[
                             ("phone_missing", serde_json::Value::from(np)),
                             ("address_missing", serde_json::Value::from(na)),
@@ -147,13 +141,10 @@ impl Theme for TmpOverdue {
                 if overdue {
                     let days_over =
                         exp[i].map_or_else(|| as_of - opened[i].unwrap_or(as_of) - max, |e| as_of - e);
-                    out.push(Finding::new(
-                        self.code(),
-                        self.entity(),
+                    out.push(self.finding(
+                        w,
                         &id[i],
                         Some(st[i].clone()),
-                        w.period,
-                        self.severity(),
                         &[
                             ("days_overdue", int(i64::from(days_over))),
                             ("has_expiry_date", serde_json::Value::from(exp[i].is_some())),

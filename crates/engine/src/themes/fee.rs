@@ -78,13 +78,10 @@ impl Theme for FeeArrears {
             if w.as_of_day() - o.due_on > limit && o.paid < o.amount - Decimal::new(1, 2) {
                 let unpaid = o.amount - o.paid;
                 out.push(
-                    Finding::new(
-                        self.code(),
-                        self.entity(),
+                    self.finding(
+                        w,
                         &o.bill_id,
                         cust.get(&o.customer_id).map(|c| c.station_id.clone()),
-                        w.period,
-                        self.severity(),
                         &[
                             ("amount", num(o.amount.to_f64().unwrap_or(0.0))),
                             ("paid", num(o.paid.to_f64().unwrap_or(0.0))),
@@ -131,13 +128,10 @@ impl Theme for FeeRecovery {
                 continue;
             }
             out.push(
-                Finding::new(
-                    self.code(),
-                    self.entity(),
+                self.finding(
+                    w,
                     &station,
                     Some(station.clone()),
-                    w.period,
-                    self.severity(),
                     &[
                         ("recovery_rate", num((paid / due).to_f64().unwrap_or(0.0))),
                         ("amount_due", num(due.to_f64().unwrap_or(0.0))),

@@ -80,13 +80,10 @@ impl Theme for LossFeederHigh {
                 continue;
             }
             if 1000 * i128::from(supply - rest) > rate * i128::from(supply) {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &id,
                     station,
-                    w.period,
-                    self.severity(),
                     &[
                         ("loss_rate", num((supply - rest) as f64 / supply as f64)),
                         ("supply_kwh", num(supply as f64 / 100.0)),

@@ -104,13 +104,10 @@ impl Theme for MtrOverdue {
             let due =
                 from_epoch_days(base).checked_add_months(Months::new(12 * years)).map_or(base, to_epoch_days);
             if due < as_of {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &m.meter_id,
                     m.station_id.clone(),
-                    w.period,
-                    self.severity(),
                     &[
                         ("verified_or_installed_on", date_value(base)),
                         ("due_on", date_value(due)),
@@ -155,13 +152,10 @@ impl Theme for MtrMultiplier {
             let Some(mult) = m.multiplier else { continue };
             let product = ct * pt;
             if (mult - product).abs() > 1e-6 * product.max(1.0) {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &m.meter_id,
                     m.station_id.clone(),
-                    w.period,
-                    self.severity(),
                     &[("multiplier", num(mult)), ("ct_x_pt", num(product))],
                 ));
             }
@@ -217,15 +211,7 @@ impl Theme for MtrSeal {
                     ev.push(("latest_check_on", date_value(c.0)));
                     ev.push(("latest_check_id", serde_json::Value::from(c.1.clone())));
                 }
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
-                    &m.meter_id,
-                    m.station_id.clone(),
-                    w.period,
-                    self.severity(),
-                    &ev,
-                ));
+                out.push(self.finding(w, &m.meter_id, m.station_id.clone(), &ev));
             }
         }
         Ok(out)

@@ -81,13 +81,10 @@ impl Theme for PrcCategory {
             }
             let Some(t) = version_on(&tariffs, &c.tariff_code, w.period.last_day()) else { continue };
             if t.category.code() != c.category {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     id,
                     Some(c.station_id.clone()),
-                    w.period,
-                    self.severity(),
                     &[
                         ("tariff_code", serde_json::Value::from(c.tariff_code.clone())),
                         ("tariff_category", serde_json::Value::from(t.category.code())),
@@ -148,13 +145,10 @@ impl Theme for PrcBill {
             if bill_differs(amount, re.amount) {
                 let diff = amount - re.amount;
                 out.push(
-                    Finding::new(
-                        self.code(),
-                        self.entity(),
+                    self.finding(
+                        w,
                         &bill.bill_id,
                         Some(c.station_id.clone()),
-                        w.period,
-                        self.severity(),
                         &[
                             ("amount", dnum(amount)),
                             ("recomputed", dnum(re.amount)),
@@ -223,13 +217,10 @@ impl Theme for PrcKwh {
                 let price = c.and_then(|c| crate::themes::common::price_on(&tariffs, &c.tariff_code, w));
                 let diff_kwh = (m - billed) as f64 / 100.0;
                 out.push(
-                    Finding::new(
-                        self.code(),
-                        self.entity(),
+                    self.finding(
+                        w,
                         &bill.bill_id,
                         c.map(|c| c.station_id.clone()),
-                        w.period,
-                        self.severity(),
                         &[
                             ("billed_kwh", num(billed as f64 / 100.0)),
                             ("metered_kwh", num(m as f64 / 100.0)),
@@ -272,13 +263,10 @@ impl Theme for PrcBasic {
             }
             let due = t.basic_charge(Some(kva)).map(jicha_core::tariff::to_cents).unwrap_or_default();
             out.push(
-                Finding::new(
-                    self.code(),
-                    self.entity(),
+                self.finding(
+                    w,
                     &bill.bill_id,
                     Some(c.station_id.clone()),
-                    w.period,
-                    self.severity(),
                     &[
                         ("contract_kva", dnum(kva)),
                         ("basic_per_kva", dnum(t.basic_per_kva.unwrap_or_default())),
@@ -318,13 +306,10 @@ impl Theme for PrcPf {
                 && kva >= min_kva
                 && bill.pf_adjustment.is_none()
             {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &bill.bill_id,
                     Some(c.station_id.clone()),
-                    w.period,
-                    self.severity(),
                     &[("contract_kva", num(kva)), ("amount", num(bill.amount.unwrap_or(0.0)))],
                 ));
             }

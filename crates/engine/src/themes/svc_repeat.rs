@@ -44,13 +44,10 @@ impl Theme for SvcRepeat {
                 let own = counts.get(&("tq".to_string(), id[i].clone())).copied().unwrap_or(0);
                 let feeder = counts.get(&("feeder".to_string(), f[i].clone())).copied().unwrap_or(0);
                 if own + feeder >= min {
-                    out.push(Finding::new(
-                        self.code(),
-                        self.entity(),
+                    out.push(self.finding(
+                        w,
                         &id[i],
                         Some(st[i].clone()),
-                        w.period,
-                        self.severity(),
                         &[
                             ("area_outages", int(own)),
                             ("feeder_outages", int(feeder)),

@@ -88,13 +88,10 @@ impl Theme for VolZero {
                 && 1000 * i128::from(m.known) >= milli(share) * i128::from(w.days())
                 && m.total == 0
             {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &m.customer_id,
                     Some(c.station_id.clone()),
-                    w.period,
-                    self.severity(),
                     &[("known_days", int(m.known)), ("days", int(w.days())), ("total_kwh", num(0.0))],
                 ));
             }

@@ -57,13 +57,10 @@ impl Theme for VolMissing {
                 }
             }
             if longest >= min_run {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &m.meter_id,
                     m.station_id.clone(),
-                    w.period,
-                    self.severity(),
                     &[
                         ("longest_run_days", int(longest)),
                         ("missing_days", int(missing)),

@@ -39,13 +39,10 @@ impl Theme for VolOvercap {
                 (text(&b, "customer_id")?, text(&b, "station_id")?, floats(&b, "contract_kva")?);
             let (n, mx, fd) = (ints(&b, "days_over")?, ints(&b, "max_kwh")?, days(&b, "first_date")?);
             for i in 0..b.num_rows() {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &ids[i],
                     Some(st[i].clone()),
-                    w.period,
-                    self.severity(),
                     &[
                         ("contract_kva", num(kva[i].unwrap_or(0.0))),
                         ("limit_kwh", num(kva[i].unwrap_or(0.0) * p.get("hours"))),

@@ -40,13 +40,10 @@ impl Theme for VolReverse {
                     && out.last().is_none_or(|f| f.entity_id != ids[i])
                     && let Some(m) = all.get(&ids[i]).filter(|m| m.in_service(d - 1) && m.in_service(d))
                 {
-                    out.push(Finding::new(
-                        self.code(),
-                        self.entity(),
+                    out.push(self.finding(
+                        w,
                         &ids[i],
                         m.station_id.clone(),
-                        w.period,
-                        self.severity(),
                         &[
                             (
                                 "date",

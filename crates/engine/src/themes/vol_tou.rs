@@ -56,13 +56,10 @@ impl Theme for VolTou {
                 ints(&b, "max_diff")?,
             );
             for i in 0..b.num_rows() {
-                out.push(Finding::new(
-                    self.code(),
-                    self.entity(),
+                out.push(self.finding(
+                    w,
                     &ids[i],
                     all.get(&ids[i]).and_then(|m| m.station_id.clone()),
-                    w.period,
-                    self.severity(),
                     &[
                         (
                             "first_date",
