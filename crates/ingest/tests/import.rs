@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    // Read when the test runs, not when it is compiled: checkouts sharing one target dir
+    // (CI clones beside the work tree) would otherwise see another checkout's path.
+    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()))
+        .join("../../tests/fixtures")
 }
 
 fn import_ok(dir: &DataDir, path: &Path) -> jicha_store::CommitSummary {
