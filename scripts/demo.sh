@@ -18,3 +18,8 @@ mkdir -p "$WORK"
 # Audit the last generated month.
 LAST=$(date -d "2026-01-01 + $((MONTHS - 1)) months" +%Y-%m)
 "$JICHA" --data "$WORK/jicha-data" audit --period "$LAST" | head -60
+# The workbook an auditor opens in Excel, and the daily watch of the last generated day.
+"$JICHA" --quiet --data "$WORK/jicha-data" audit --period "$LAST" --format xlsx --out "$WORK/audit-$LAST.xlsx"
+echo "稽查工作簿 / audit workbook: $WORK/audit-$LAST.xlsx"
+LASTDAY=$(date -d "2026-01-01 + $MONTHS months - 2 days" +%Y-%m-%d)
+"$JICHA" --data "$WORK/jicha-data" daily --date "$LASTDAY" | head -40

@@ -70,15 +70,16 @@ enum Command {
         /// 截止日期，默认次月1日 / as-of date (YYYY-MM-DD), by default the first day of the next month
         #[arg(long)]
         as_of: Option<String>,
-        /// 只运行这些主题（逗号分隔）/ only these themes (comma separated codes)
-        #[arg(long, value_delimiter = ',')]
-        themes: Vec<String>,
-        /// 输出格式 / output format
-        #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
-        format: AuditFormat,
-        /// 输出文件，默认标准输出 / output file, standard output by default
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// 日监测：某日（通常为昨天）的日监测主题和各供电所供电量 / the daily watch for one day (usually yesterday)
+    Daily {
+        /// 监测日期 / the watched day (YYYY-MM-DD)
         #[arg(long)]
-        out: Option<PathBuf>,
+        date: String,
+        #[command(flatten)]
+        run: RunArgs,
     },
     /// 显示已存数据 / show what is stored
     Status {
@@ -94,11 +95,37 @@ enum Format {
     Json,
 }
 
+/// What `jicha audit` and `jicha daily` share: which themes, and where the findings go.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// 只运行这些主题（逗号分隔）/ only these themes (comma separated codes)
+    #[arg(long, value_delimiter = ',')]
+    themes: Vec<String>,
+    /// 输出格式 / output format
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    format: AuditFormat,
+    /// 输出文件，默认标准输出 / output file, standard output by default
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum AuditFormat {
     Table,
     Jsonl,
     Csv,
+    Xlsx,
+}
+
+impl AuditFormat {
+    fn engine(self) -> audit::Format {
+        match self {
+            AuditFormat::Table => audit::Format::Table,
+            AuditFormat::Jsonl => audit::Format::Jsonl,
+            AuditFormat::Csv => audit::Format::Csv,
+            AuditFormat::Xlsx => audit::Format::Xlsx,
+        }
+    }
 }
 
 /// Exit codes: 0 success, 2 bad input, 1 any other failure.
@@ -161,13 +188,13 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Themes => audit::themes(&dir),
-        Command::Audit { period, as_of, themes, format, out } => {
-            let format = match format {
-                AuditFormat::Table => audit::Format::Table,
-                AuditFormat::Jsonl => audit::Format::Jsonl,
-                AuditFormat::Csv => audit::Format::Csv,
-            };
-            audit::audit(&dir, &period, as_of.as_deref(), &themes, format, out.as_deref(), cli.quiet)
+        Command::Audit { period, as_of, run } => {
+            let scope = audit::Scope::Month { period: &period, as_of: as_of.as_deref() };
+            audit::audit(&dir, scope, &run.themes, run.format.engine(), run.out.as_deref(), cli.quiet)
+        }
+        Command::Daily { date, run } => {
+            let scope = audit::Scope::Day { date: &date };
+            audit::audit(&dir, scope, &run.themes, run.format.engine(), run.out.as_deref(), cli.quiet)
         }
         Command::Status { format } => match Status::read(&dir) {
             Ok(status) => {

@@ -77,3 +77,42 @@ fn audit_prints_jsonl_with_exactly_the_keys_and_stable_ids() {
     let csv = audit("csv");
     assert!(String::from_utf8_lossy(&csv.stdout).starts_with("theme,entity_type,entity_id"));
 }
+
+#[test]
+fn workbook_daily_watch_and_config_as_a_user_meets_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let out = run(jicha(&data).arg("import").arg(fixtures().join("good")));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // xlsx needs a file; the workbook holds one row per finding under Chinese headers.
+    let audit = ["audit", "--period", "2026-01"];
+    assert_eq!(run(jicha(&data).args(audit).args(["--format", "xlsx"])).status.code(), Some(2));
+    let book = tmp.path().join("稽查.xlsx");
+    let out = run(jicha(&data).args(audit).args(["--format", "xlsx", "--out"]).arg(&book));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let jsonl = run(jicha(&data).args(audit).args(["--format", "jsonl"]));
+    let findings = String::from_utf8_lossy(&jsonl.stdout).lines().count();
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(&book).unwrap();
+    assert_eq!(wb.sheet_names(), ["汇总", "疑似问题"]);
+    let sheet = wb.worksheet_range("疑似问题").unwrap();
+    assert_eq!(sheet.get_value((0, 0)).unwrap().to_string(), "主题代码");
+    assert_eq!(sheet.height(), findings + 1);
+
+    // The daily watch: a table with the stations' supply; a monthly theme is refused there.
+    let out = run(jicha(&data).args(["daily", "--date", "2026-01-15"]));
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("日监测 2026-01-15"));
+    let out = run(jicha(&data).args(["daily", "--date", "2026-01-15", "--themes", "VOL-ZERO"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("jicha audit"));
+
+    // A typo in jicha.toml stops the run naming the line; nothing runs.
+    std::fs::write(data.join("jicha.toml"), "[themes.VOL-ZERO]\nmin_known_shar = 0.5\n").unwrap();
+    let out = run(jicha(&data).args(audit));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("第 2 行") && err.contains("min_known_shar"), "{err}");
+    assert_eq!(run(jicha(&data).arg("themes")).status.code(), Some(2));
+}

@@ -3,6 +3,10 @@
 
 use std::time::Instant;
 
+use std::path::Path;
+
+use crate::config::{Config, ConfigProblem};
+use crate::custom::{Broken, load_all};
 use crate::error::{EngineError, EngineResult};
 use crate::finding::Finding;
 use crate::session::Session;
@@ -21,6 +25,8 @@ pub enum Outcome {
     },
     /// Not run, never "clean": why.
     NotRun(String),
+    /// A custom theme's query failed: the error (the other themes still ran).
+    Failed(String),
 }
 
 /// One theme's line of the run record.
@@ -45,29 +51,74 @@ pub struct AuditRun {
     pub findings: Vec<Finding>,
 }
 
-/// The themes of `codes` (every theme when empty), in catalogue order; an unknown code is bad input.
-pub fn select(codes: &[String]) -> EngineResult<Vec<&'static dyn Theme>> {
-    let all = registry();
-    if codes.is_empty() {
-        return Ok(all.to_vec());
+/// The catalogue of one process: the built-in themes, the custom themes of the data dir (and the
+/// custom files that could not be loaded), and the validated `jicha.toml`.
+pub struct Catalogue {
+    /// Every theme, built-in first in catalogue order, then the custom ones by file name.
+    pub themes: Vec<&'static dyn Theme>,
+    /// Custom theme files that were skipped, with why.
+    pub broken: Vec<Broken>,
+    /// Settings per theme.
+    pub config: Config,
+}
+
+impl Catalogue {
+    /// Loads the custom themes and `jicha.toml` of the data dir at `root`. A broken custom theme
+    /// is skipped (and listed); a bad `jicha.toml` stops everything, every problem named.
+    pub fn load(root: &Path) -> Result<Catalogue, Vec<ConfigProblem>> {
+        let builtin = registry();
+        let (custom, broken) = load_all(root, builtin);
+        let mut themes: Vec<&'static dyn Theme> = builtin.to_vec();
+        themes.extend(custom.into_iter().map(|c| c as &'static dyn Theme));
+        let config = Config::load(root, &themes)?;
+        Ok(Catalogue { themes, broken, config })
     }
-    let mut out = Vec::new();
-    for code in codes {
-        let code = code.trim().to_ascii_uppercase();
-        let Some(t) = all.iter().find(|t| t.code() == code) else {
-            let known: Vec<&str> = all.iter().map(|t| t.code()).collect();
-            return Err(EngineError::BadInput(format!(
-                "未知的稽查主题 {code}；可用：{} / unknown theme {code}; known: {}",
-                known.join(", "),
-                known.join(", ")
-            )));
-        };
-        if !out.iter().any(|o: &&dyn Theme| o.code() == t.code()) {
-            out.push(*t);
+
+    /// The built-in themes only, every default (for tests and tools without a data dir).
+    pub fn builtin() -> Catalogue {
+        Catalogue { themes: registry().to_vec(), broken: Vec::new(), config: Config::default() }
+    }
+
+    /// A theme by code.
+    pub fn get(&self, code: &str) -> Option<&'static dyn Theme> {
+        self.themes.iter().copied().find(|t| t.code() == code)
+    }
+
+    /// The monthly (`daily` false) or daily themes of `codes` (all of that kind when empty), in
+    /// catalogue order; an unknown code, or one of the other kind, is bad input.
+    pub fn select(&self, codes: &[String], daily: bool) -> EngineResult<Vec<&'static dyn Theme>> {
+        let of_kind: Vec<&'static dyn Theme> =
+            self.themes.iter().copied().filter(|t| t.daily() == daily).collect();
+        if codes.is_empty() {
+            return Ok(of_kind);
         }
+        let mut out: Vec<&'static dyn Theme> = Vec::new();
+        for code in codes {
+            let code = code.trim().to_ascii_uppercase();
+            let Some(t) = of_kind.iter().find(|t| t.code() == code) else {
+                let known: Vec<&str> = of_kind.iter().map(|t| t.code()).collect();
+                let hint = if self.get(&code).is_some() {
+                    if daily {
+                        "（月度主题请用 jicha audit / a monthly theme: use jicha audit）"
+                    } else {
+                        "（日监测主题请用 jicha daily / a daily theme: use jicha daily）"
+                    }
+                } else {
+                    ""
+                };
+                return Err(EngineError::BadInput(format!(
+                    "未知的稽查主题 {code}{hint}；可用：{} / unknown theme {code}; known: {}",
+                    known.join(", "),
+                    known.join(", ")
+                )));
+            };
+            if !out.iter().any(|o| o.code() == t.code()) {
+                out.push(*t);
+            }
+        }
+        out.sort_by_key(|t| of_kind.iter().position(|a| a.code() == t.code()));
+        Ok(out)
     }
-    out.sort_by_key(|t| all.iter().position(|a| a.code() == t.code()));
-    Ok(out)
 }
 
 /// Why a theme cannot run on the stored data, or `None` when it can (loads what it reads).
@@ -83,21 +134,42 @@ pub fn not_run_reason(session: &mut Session, theme: &dyn Theme) -> EngineResult<
     Ok((!reasons.is_empty()).then(|| reasons.join("; ")))
 }
 
-/// Runs `themes` over `window` with their default parameters.
-pub fn run(session: &mut Session, window: Window, themes: &[&'static dyn Theme]) -> EngineResult<AuditRun> {
+/// Runs `themes` over `window` with the catalogue's settings (parameters, on/off, severity).
+/// A custom theme whose query fails is reported as failed and the others still run.
+pub fn run(
+    session: &mut Session,
+    window: Window,
+    catalogue: &Catalogue,
+    themes: &[&'static dyn Theme],
+) -> EngineResult<AuditRun> {
     let mut runs = Vec::new();
     let mut findings = Vec::new();
     for &theme in themes {
-        let params = Params::defaults(theme);
-        let outcome = match not_run_reason(session, theme)? {
-            Some(reason) => Outcome::NotRun(reason),
-            None => {
-                let started = Instant::now();
-                let mut found = theme.run(session, &window, &params)?;
-                let seconds = started.elapsed().as_secs_f64();
-                let n = found.len();
-                findings.append(&mut found);
-                Outcome::Ran { findings: n, seconds }
+        let settings = catalogue.config.settings(theme);
+        let params = settings.params;
+        let outcome = if !settings.enabled {
+            Outcome::NotRun("已在 jicha.toml 中停用 / switched off in jicha.toml".to_string())
+        } else if let Some(reason) = theme.unconfigured(&params) {
+            Outcome::NotRun(reason)
+        } else {
+            match not_run_reason(session, theme)? {
+                Some(reason) => Outcome::NotRun(reason),
+                None => {
+                    let started = Instant::now();
+                    match theme.run(session, &window, &params) {
+                        Ok(mut found) => {
+                            let seconds = started.elapsed().as_secs_f64();
+                            if let Some(sev) = settings.severity {
+                                found.iter_mut().for_each(|f| f.severity = sev);
+                            }
+                            let n = found.len();
+                            findings.append(&mut found);
+                            Outcome::Ran { findings: n, seconds }
+                        }
+                        Err(e) if theme.custom_source().is_some() => Outcome::Failed(e.to_string()),
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         };
         runs.push(ThemeRun { code: theme.code(), params, outcome });

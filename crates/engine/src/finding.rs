@@ -1,8 +1,9 @@
 //! Findings (疑似问题): one hit of a theme on one entity and period.
 
-use jicha_core::calendar::Period;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use crate::theme::Window;
 
 /// 严重程度: how urgent a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -57,6 +58,17 @@ pub enum EntityType {
 }
 
 impl EntityType {
+    /// Every entity type.
+    pub const ALL: [EntityType; 7] = [
+        EntityType::Customer,
+        EntityType::Meter,
+        EntityType::Bill,
+        EntityType::TransformerArea,
+        EntityType::Feeder,
+        EntityType::WorkOrder,
+        EntityType::Station,
+    ];
+
     /// The spelling of findings and ground truth.
     pub fn code(self) -> &'static str {
         match self {
@@ -114,12 +126,12 @@ impl Finding {
         entity_type: EntityType,
         entity_id: impl Into<String>,
         station_id: Option<String>,
-        period: Period,
+        window: &Window,
         severity: Severity,
         evidence: &[(&str, serde_json::Value)],
     ) -> Finding {
         let entity_id = entity_id.into();
-        let period = period.to_string();
+        let period = window.label();
         let finding_id = finding_id(theme, entity_type, &entity_id, &period);
         Finding {
             theme,

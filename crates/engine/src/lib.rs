@@ -5,8 +5,11 @@
 
 pub mod audit;
 pub mod columns;
+pub mod config;
+pub mod custom;
 pub mod error;
 pub mod finding;
+pub mod kernels;
 pub mod session;
 pub mod store;
 pub mod theme;

@@ -2,8 +2,9 @@
 //! table over exactly those files, the relational tables read from SQLite into Arrow when a theme
 //! first needs them, and the derived `tq_daily` view.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanBuilder, Date32Builder, Float64Builder, RecordBatch, StringBuilder,
@@ -13,6 +14,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use jicha_core::calendar::{parse_date, parse_datetime, to_epoch_days};
 use jicha_core::schema::{ColumnType, Table};
@@ -53,6 +55,7 @@ pub struct Session {
     ctx: SessionContext,
     runtime: tokio::runtime::Runtime,
     presence: BTreeMap<String, Presence>,
+    memo: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Session {
@@ -66,7 +69,13 @@ impl Session {
         // Statistics let COUNT(column) and date filters be answered from Parquet metadata.
         let config = SessionConfig::new().with_collect_statistics(true);
         let ctx = SessionContext::new_with_config(config);
-        let mut session = Session { dir: dir.clone(), ctx, runtime, presence: BTreeMap::new() };
+        let mut session = Session {
+            dir: dir.clone(),
+            ctx,
+            runtime,
+            presence: BTreeMap::new(),
+            memo: Mutex::new(HashMap::new()),
+        };
         for series in Series::ALL {
             let paths: Vec<String> = files
                 .iter()
@@ -107,6 +116,11 @@ impl Session {
         let table = ListingTable::try_new(config).map_err(query_err(&context))?;
         self.ctx.register_table(series.name(), Arc::new(table)).map_err(query_err(&context))?;
         Ok(())
+    }
+
+    /// Whether a loaded table or series has any row.
+    pub fn has_rows(&self, table: &str) -> bool {
+        self.presence.get(table).is_some_and(|p| p.rows > 0)
     }
 
     /// The data dir.
@@ -198,10 +212,44 @@ impl Session {
         }
     }
 
+    /// An intermediate result several themes share (the customers' archive, a month's
+    /// consumption per customer, ...), computed by the first theme that asks for it under `key`
+    /// and kept for the rest of the session. The key must name everything the result depends on.
+    pub fn memo<T: Any + Send + Sync>(
+        &self,
+        key: &str,
+        compute: impl FnOnce() -> EngineResult<T>,
+    ) -> EngineResult<Arc<T>> {
+        let hit =
+            self.memo.lock().map_err(|_| EngineError::Internal("memo poisoned".into()))?.get(key).cloned();
+        if let Some(v) = hit.and_then(|v| v.downcast::<T>().ok()) {
+            return Ok(v);
+        }
+        let v = Arc::new(compute()?);
+        self.memo
+            .lock()
+            .map_err(|_| EngineError::Internal("memo poisoned".into()))?
+            .insert(key.to_string(), v.clone());
+        Ok(v)
+    }
+
     /// Runs a query to completion.
     pub fn run(&self, sql: &str, context: &str) -> EngineResult<Vec<RecordBatch>> {
         self.runtime.block_on(async {
             let df = self.ctx.sql(sql).await.map_err(query_err(context))?;
+            df.collect().await.map_err(query_err(context))
+        })
+    }
+}
+
+impl Session {
+    /// Runs a query from a user (a custom theme): DDL, DML and other statements are refused, so
+    /// it can read the registered tables but never write or reach outside the data dir.
+    pub fn run_read_only(&self, sql: &str, context: &str) -> EngineResult<Vec<RecordBatch>> {
+        let options =
+            SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        self.runtime.block_on(async {
+            let df = self.ctx.sql_with_options(sql, options).await.map_err(query_err(context))?;
             df.collect().await.map_err(query_err(context))
         })
     }

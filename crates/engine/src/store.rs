@@ -31,6 +31,7 @@ pub fn keep(session: &Session, run: &AuditRun, started_at: &str) -> EngineResult
             let (outcome, findings, seconds) = match &t.outcome {
                 Outcome::Ran { findings, seconds } => ("ran".to_string(), *findings as u64, *seconds),
                 Outcome::NotRun(reason) => (format!("not run: {reason}"), 0, 0.0),
+                Outcome::Failed(reason) => (format!("failed: {reason}"), 0, 0.0),
             };
             ThemeRecord {
                 theme: t.code.to_string(),
@@ -42,7 +43,7 @@ pub fn keep(session: &Session, run: &AuditRun, started_at: &str) -> EngineResult
         })
         .collect();
     let record = RunRecord {
-        period: run.window.period.to_string(),
+        period: run.window.label(),
         as_of: run.window.as_of.to_string(),
         started_at: started_at.to_string(),
         themes,

@@ -33,6 +33,19 @@ pub enum Specialty {
 }
 
 impl Specialty {
+    /// All nine, in the order of audit-themes.md.
+    pub const ALL: [Specialty; 9] = [
+        Specialty::Service,
+        Specialty::Inspection,
+        Specialty::Billing,
+        Specialty::Counter,
+        Specialty::Rural,
+        Specialty::Metering,
+        Specialty::Market,
+        Specialty::Expansion,
+        Specialty::Loss,
+    ];
+
     /// The code of audit-themes.md.
     pub fn code(self) -> &'static str {
         match self {
@@ -75,30 +88,64 @@ pub struct Param {
     pub doc: &'static str,
 }
 
+/// A parameter given per key rather than once, e.g. SVC-HOURS's weekly budget per station.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyedParam {
+    /// Name, as in `jicha.toml` (a table of key = number).
+    pub name: &'static str,
+    /// What the keys are, Chinese first.
+    pub key: &'static str,
+    /// What it means, Chinese first.
+    pub doc: &'static str,
+}
+
 /// The parameter values of one run of one theme.
 #[derive(Debug, Clone, Default)]
-pub struct Params(BTreeMap<String, f64>);
+pub struct Params {
+    values: BTreeMap<String, f64>,
+    keyed: BTreeMap<String, BTreeMap<String, f64>>,
+}
 
 impl Params {
     /// The defaults of a theme.
     pub fn defaults(theme: &dyn Theme) -> Params {
-        Params(theme.params().iter().map(|p| (p.name.to_string(), p.default)).collect())
+        Params {
+            values: theme.params().iter().map(|p| (p.name.to_string(), p.default)).collect(),
+            keyed: BTreeMap::new(),
+        }
     }
 
     /// A value; a theme only asks for the parameters it declares, so a missing one is its default
     /// of zero only through a programming error, caught by the registry test.
     pub fn get(&self, name: &str) -> f64 {
-        self.0.get(name).copied().unwrap_or(0.0)
+        self.values.get(name).copied().unwrap_or(0.0)
     }
 
     /// Sets a value.
     pub fn set(&mut self, name: &str, value: f64) {
-        self.0.insert(name.to_string(), value);
+        self.values.insert(name.to_string(), value);
+    }
+
+    /// A keyed parameter's table (empty when not configured).
+    pub fn keyed(&self, name: &str) -> &BTreeMap<String, f64> {
+        static EMPTY: BTreeMap<String, f64> = BTreeMap::new();
+        self.keyed.get(name).unwrap_or(&EMPTY)
+    }
+
+    /// Sets a keyed parameter's table.
+    pub fn set_keyed(&mut self, name: &str, table: BTreeMap<String, f64>) {
+        self.keyed.insert(name.to_string(), table);
     }
 
     /// As a JSON object, for the run record.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(self.0.iter().map(|(k, v)| (k.clone(), crate::finding::num(*v))).collect())
+        let mut o: serde_json::Map<String, serde_json::Value> =
+            self.values.iter().map(|(k, v)| (k.clone(), crate::finding::num(*v))).collect();
+        for (name, table) in &self.keyed {
+            let t = table.iter().map(|(k, v)| (k.clone(), crate::finding::num(*v))).collect();
+            o.insert(name.clone(), serde_json::Value::Object(t));
+        }
+        serde_json::Value::Object(o)
     }
 }
 
@@ -116,19 +163,42 @@ pub const fn need(table: &'static str, columns: &'static [&'static str]) -> Need
     Need { table, columns }
 }
 
-/// The window of one audit run.
+/// The window of one audit run: a month, or one day for the daily watch.
 #[derive(Debug, Clone, Copy)]
 pub struct Window {
-    /// The audited month.
+    /// The audited month (for a daily run, the month of its day).
     pub period: Period,
-    /// The as-of date (by default the first day of the following month).
+    /// The as-of date (by default the first day of the following month; the next day for a
+    /// daily run).
     pub as_of: NaiveDate,
+    /// The watched day of a daily run.
+    pub day: Option<NaiveDate>,
 }
 
 impl Window {
     /// The window of a period with the default as-of date.
     pub fn new(period: Period, as_of: Option<NaiveDate>) -> Window {
-        Window { period, as_of: as_of.unwrap_or(period.next().first_day()) }
+        Window { period, as_of: as_of.unwrap_or(period.next().first_day()), day: None }
+    }
+
+    /// The window of the daily watch over `day` (usually yesterday).
+    pub fn daily(day: NaiveDate) -> Window {
+        Window { period: Period::of(day), as_of: day + chrono::Days::new(1), day: Some(day) }
+    }
+
+    /// What findings of this window carry as their period: the month `YYYY-MM`, or the day
+    /// `YYYY-MM-DD` of a daily run (so each day's findings have their own ids).
+    pub fn label(&self) -> String {
+        match self.day {
+            Some(d) => d.format("%Y-%m-%d").to_string(),
+            None => self.period.to_string(),
+        }
+    }
+
+    /// The watched day of a daily run (the period's last day for a monthly one), days since
+    /// 1970-01-01.
+    pub fn watched_day(&self) -> i32 {
+        to_epoch_days(self.day.unwrap_or(self.period.last_day()))
     }
 
     /// First day of the period, days since 1970-01-01.
@@ -170,6 +240,22 @@ pub trait Theme: Send + Sync {
     fn params(&self) -> &'static [Param];
     /// The tables and columns it reads; when one is missing or empty the theme is not run.
     fn needs(&self) -> &'static [Need];
+    /// Keyed parameters (a table per key), none by default.
+    fn keyed_params(&self) -> &'static [KeyedParam] {
+        &[]
+    }
+    /// A daily-watch theme (`jicha daily`) rather than a monthly one (`jicha audit`).
+    fn daily(&self) -> bool {
+        false
+    }
+    /// Why the theme cannot run with these parameters (e.g. a budget that is not configured).
+    fn unconfigured(&self, _params: &Params) -> Option<String> {
+        None
+    }
+    /// The file of a custom theme (None for a built-in one).
+    fn custom_source(&self) -> Option<&std::path::Path> {
+        None
+    }
     /// Runs the theme over the window.
     fn run(&self, session: &Session, window: &Window, params: &Params) -> EngineResult<Vec<Finding>>;
 
@@ -185,14 +271,17 @@ pub trait Theme: Send + Sync {
     where
         Self: Sized,
     {
-        Finding::new(
-            self.code(),
-            self.entity(),
-            entity_id,
-            station_id,
-            window.period,
-            self.severity(),
-            evidence,
-        )
+        finding_of(self, window, entity_id, station_id, evidence)
     }
+}
+
+/// A finding of `theme` on one entity in the window (for code holding a `&dyn Theme`).
+pub fn finding_of(
+    theme: &dyn Theme,
+    window: &Window,
+    entity_id: impl Into<String>,
+    station_id: Option<String>,
+    evidence: &[(&str, serde_json::Value)],
+) -> Finding {
+    Finding::new(theme.code(), theme.entity(), entity_id, station_id, window, theme.severity(), evidence)
 }

@@ -6,7 +6,7 @@ mod common;
 use chrono::NaiveDate;
 use common::{DataSet, audit, day, days, ids, set};
 use jicha_core::calendar::Period;
-use jicha_engine::audit::{Outcome, run, select};
+use jicha_engine::audit::{Catalogue, Outcome, run};
 use jicha_engine::{Session, Window};
 
 #[test]
@@ -275,9 +275,9 @@ fn missing_inputs_mean_not_run_and_reruns_keep_ids() {
         .usage("Z", "2026-03-01", "2026-03-31", |_| Some(0.0));
     let dir = ds.import(tmp.path());
     let mut session = Session::open(&dir).unwrap();
-    let themes = select(&[]).unwrap();
+    let themes = Catalogue::builtin().select(&[], false).unwrap();
     let window = Window::new(Period::parse("2026-03").unwrap(), None);
-    let first = run(&mut session, window, &themes).unwrap();
+    let first = run(&mut session, window, &Catalogue::builtin(), &themes).unwrap();
     let outcome =
         |code: &str| first.themes.iter().find(|t| t.code == code).map(|t| t.outcome.clone()).unwrap();
     assert!(matches!(outcome("VOL-ZERO"), Outcome::Ran { findings: 1, .. }));
@@ -296,11 +296,11 @@ fn missing_inputs_mean_not_run_and_reruns_keep_ids() {
         }
     }
     jicha_engine::store::keep(&session, &first, "2026-04-01 08:00:00").unwrap();
-    let second = run(&mut session, window, &themes).unwrap();
+    let second = run(&mut session, window, &Catalogue::builtin(), &themes).unwrap();
     jicha_engine::store::keep(&session, &second, "2026-04-01 09:00:00").unwrap();
     let stored = jicha_store::findings::load(&dir, "2026-03").unwrap();
     assert_eq!(stored.len(), 1, "a rerun replaces, never duplicates");
     assert_eq!(stored[0].finding_id, first.findings[0].finding_id);
     assert_eq!(first.findings[0].finding_id, second.findings[0].finding_id);
-    assert!(select(&["VOL-NOPE".to_string()]).is_err());
+    assert!(Catalogue::builtin().select(&["VOL-NOPE".to_string()], false).is_err());
 }

@@ -8,7 +8,7 @@ use crate::columns::{floats, seconds, text, texts};
 use crate::error::EngineResult;
 use crate::finding::{Finding, num};
 use crate::session::Session;
-use crate::theme::{Need, Param, Params, Theme, Window, need};
+use crate::theme::{Need, Param, Params, Theme, Window, finding_of, need};
 
 const DAY: i64 = 86_400;
 
@@ -72,15 +72,7 @@ fn days_value(secs: i64) -> serde_json::Value {
 }
 
 fn finding(theme: &dyn Theme, o: &Order, w: &Window, ev: &[(&str, serde_json::Value)]) -> Finding {
-    Finding::new(
-        theme.code(),
-        theme.entity(),
-        &o.order_id,
-        Some(o.station_id.clone()),
-        w.period,
-        theme.severity(),
-        ev,
-    )
+    finding_of(theme, w, &o.order_id, Some(o.station_id.clone()), ev)
 }
 
 const NEEDS: &[Need] = &[

@@ -1,6 +1,7 @@
 //! What several themes share: the customers' archive, tariff prices, hundredths of a kWh.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use jicha_core::calendar::from_epoch_days;
 use jicha_core::codes::{Category, StepBasis};
@@ -69,8 +70,12 @@ impl Customer {
     }
 }
 
-/// Every customer by id.
-pub fn customers(session: &Session) -> EngineResult<HashMap<String, Customer>> {
+/// Every customer by id (shared by the themes of a session).
+pub fn customers(session: &Session) -> EngineResult<Arc<HashMap<String, Customer>>> {
+    session.memo("customers", || read_customers(session))
+}
+
+fn read_customers(session: &Session) -> EngineResult<HashMap<String, Customer>> {
     let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, contract_kva, category FROM customers";
     let mut out = HashMap::new();
     for b in session.run(sql, "customers")? {
@@ -98,7 +103,11 @@ pub fn customers(session: &Session) -> EngineResult<HashMap<String, Customer>> {
 
 /// Every tariff version, as the core's bill arithmetic takes them. Prices are read to 6 decimals
 /// and money to the cent, undoing the binary floating point of the relational store.
-pub fn tariffs(session: &Session) -> EngineResult<Vec<Tariff>> {
+pub fn tariffs(session: &Session) -> EngineResult<Arc<Vec<Tariff>>> {
+    session.memo("tariffs", || read_tariffs(session))
+}
+
+fn read_tariffs(session: &Session) -> EngineResult<Vec<Tariff>> {
     let sql = "SELECT tariff_code, name, category, price, price_peak, price_valley, step_basis, step1_kwh, \
                step2_kwh, step2_price, step3_price, basic_per_kva, valid_from, valid_to FROM tariffs";
     let dec = |x: Option<f64>| x.and_then(Decimal::from_f64).map(|d| d.round_dp(6).normalize());
@@ -166,8 +175,12 @@ impl Meter {
     }
 }
 
-/// Every meter by id.
-pub fn meters(session: &Session) -> EngineResult<HashMap<String, Meter>> {
+/// Every meter by id (shared by the themes of a session).
+pub fn meters(session: &Session) -> EngineResult<Arc<HashMap<String, Meter>>> {
+    session.memo("meters", || read_meters(session))
+}
+
+fn read_meters(session: &Session) -> EngineResult<HashMap<String, Meter>> {
     let sql = "SELECT m.meter_id, c.station_id, m.installed_on, m.removed_on
                FROM meters m LEFT JOIN customers c ON c.customer_id = m.customer_id";
     let mut out = HashMap::new();

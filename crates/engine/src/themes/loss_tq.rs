@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
-use crate::columns::{ints, text, texts};
+use crate::columns::text;
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
+use crate::kernels::area_days;
 use crate::session::Session;
-use crate::theme::{Param, Params, Theme, Window, need};
-use crate::themes::common::{customers, milli, price_on, sql_hundredths, tariffs};
+use crate::theme::{Param, Params, Theme, Window, finding_of, need};
+use crate::themes::common::{customers, milli, price_on, tariffs};
 
 /// One area's valid days summed, kWh in hundredths.
 struct AreaMonth {
@@ -20,33 +21,41 @@ struct AreaMonth {
 }
 
 fn area_months(session: &Session, w: &Window) -> EngineResult<Vec<AreaMonth>> {
-    let sql = format!(
-        "SELECT t.tq_id, a.station_id,
-                COUNT(*) FILTER (WHERE t.valid) AS valid_days,
-                COALESCE(SUM({}) FILTER (WHERE t.valid), 0) AS supply,
-                COALESCE(SUM({}) FILTER (WHERE t.valid), 0) AS consumption
-         FROM ({}) t LEFT JOIN transformer_areas a ON a.tq_id = t.tq_id
-         GROUP BY t.tq_id, a.station_id",
-        sql_hundredths("t.supply_kwh"),
-        sql_hundredths("COALESCE(t.consumption_kwh, 0)"),
-        Session::tq_daily_between(w.first(), w.last())
-    );
-    let mut out = Vec::new();
-    for b in session.run(&sql, "台区日线损 / areas' days")? {
-        let (id, st) = (text(&b, "tq_id")?, texts(&b, "station_id")?);
-        let (v, s, c) = (ints(&b, "valid_days")?, ints(&b, "supply")?, ints(&b, "consumption")?);
+    let days = area_days(session, w.first() - AREA_LOOKBACK_DAYS, w.last())?;
+    let mut station: HashMap<String, String> = HashMap::new();
+    for b in session.run("SELECT tq_id, station_id FROM transformer_areas", "台区 / areas")? {
+        let (id, st) = (text(&b, "tq_id")?, text(&b, "station_id")?);
         for i in 0..b.num_rows() {
-            out.push(AreaMonth {
-                tq_id: id[i].clone(),
-                station_id: st[i].clone(),
-                valid_days: v[i].unwrap_or(0),
-                supply: s[i].unwrap_or(0),
-                consumption: c[i].unwrap_or(0),
-            });
+            station.insert(id[i].clone(), st[i].clone());
         }
+    }
+    let offset = (w.first() - days.first) as usize;
+    let mut out = Vec::new();
+    for (a, tq_id) in days.areas.names.iter().enumerate() {
+        let period = &days.area(a)[offset..];
+        if period.iter().all(|d| d.supply.is_none()) {
+            continue;
+        }
+        let valid = period.iter().filter(|d| d.valid);
+        let (mut valid_days, mut supply, mut consumption) = (0, 0, 0);
+        for d in valid {
+            valid_days += 1;
+            supply += d.supply.unwrap_or(0);
+            consumption += d.consumption;
+        }
+        out.push(AreaMonth {
+            tq_id: tq_id.clone(),
+            station_id: station.get(tq_id).cloned(),
+            valid_days,
+            supply,
+            consumption,
+        });
     }
     Ok(out)
 }
+
+/// Days before the period the area matrix covers, so that LOSS-THEFT's "before" shares it.
+pub const AREA_LOOKBACK_DAYS: i32 = 30;
 
 /// The mean first-step price of an area's customers' tariffs: what its lost kWh are worth.
 fn area_prices(session: &Session, w: &Window) -> EngineResult<HashMap<String, f64>> {
@@ -115,13 +124,11 @@ fn run_loss(
             continue;
         }
         let lost_kwh = (a.supply - a.consumption) as f64 / 100.0;
-        let f = Finding::new(
-            theme.code(),
-            theme.entity(),
+        let f = finding_of(
+            theme,
+            w,
             &a.tq_id,
             a.station_id.clone(),
-            w.period,
-            theme.severity(),
             &[
                 ("loss_rate", num(lost_kwh / (a.supply as f64 / 100.0))),
                 ("supply_kwh", num(a.supply as f64 / 100.0)),

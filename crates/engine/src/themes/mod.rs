@@ -40,12 +40,15 @@ macro_rules! describe {
 pub mod archive;
 pub mod biz;
 pub mod common;
+pub mod daily;
 pub mod fee;
 pub mod loss_feeder;
 pub mod loss_tq;
 pub mod mtr;
 pub mod prc_bill;
+pub mod svc_hours;
 pub mod svc_repeat;
+pub mod theft;
 pub mod vol_customer;
 pub mod vol_missing;
 pub mod vol_overcap;
@@ -72,6 +75,7 @@ pub fn registry() -> &'static [&'static dyn Theme] {
         &loss_tq::LossTqHigh,
         &loss_tq::LossTqNeg,
         &loss_feeder::LossFeederHigh,
+        &theft::LossTheft,
         &mtr::MtrOverdue,
         &mtr::MtrMultiplier,
         &mtr::MtrSeal,
@@ -83,6 +87,9 @@ pub fn registry() -> &'static [&'static dyn Theme] {
         &archive::ArcTopology,
         &archive::ArcInfo,
         &svc_repeat::SvcRepeat,
+        &svc_hours::SvcHours,
+        &daily::DayLargeDrop,
+        &daily::DaySupply,
     ]
 }
 

@@ -75,11 +75,13 @@ impl Theme for PrcCategory {
     fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
         let tariffs = tariffs(session)?;
         let mut out = Vec::new();
-        for (id, c) in customers(session)? {
+        for (id, c) in customers(session)?.iter() {
             if !c.active_through(w) {
                 continue;
             }
-            let Some(t) = version_on(&tariffs, &c.tariff_code, w.period.last_day()) else { continue };
+            let Some(t) = version_on(tariffs.as_slice(), &c.tariff_code, w.period.last_day()) else {
+                continue;
+            };
             if t.category.code() != c.category {
                 out.push(self.finding(
                     w,
@@ -133,7 +135,7 @@ impl Theme for PrcBill {
         for bill in bills_of(session, w)? {
             let Some(c) = cust.get(&bill.customer_id) else { continue };
             let code = bill.tariff_code.as_deref().unwrap_or(&c.tariff_code);
-            let Some(t) = version_on(&tariffs, code, w.period.last_day()) else { continue };
+            let Some(t) = version_on(tariffs.as_slice(), code, w.period.last_day()) else { continue };
             let (Some(kwh), Some(amount)) = (bill.kwh.and_then(cents), bill.amount.and_then(cents)) else {
                 continue;
             };
@@ -256,7 +258,9 @@ impl Theme for PrcBasic {
         let mut out = Vec::new();
         for bill in bills_of(session, w)? {
             let Some(c) = cust.get(&bill.customer_id) else { continue };
-            let Some(t) = version_on(&tariffs, &c.tariff_code, w.period.last_day()) else { continue };
+            let Some(t) = version_on(tariffs.as_slice(), &c.tariff_code, w.period.last_day()) else {
+                continue;
+            };
             let Some(kva) = c.contract_kva.filter(|k| *k > 0.0).and_then(Decimal::from_f64) else { continue };
             if !t.is_two_part() || bill.basic_charge.is_some_and(|b| b != 0.0) {
                 continue;

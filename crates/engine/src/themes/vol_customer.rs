@@ -1,12 +1,12 @@
 //! VOL-ZERO 零电量, VOL-DROP 电量骤降, VOL-SURGE 电量突增: a customer's known daily consumption
 //! in the period against itself and against the 90 days before it.
 
-use crate::columns::{ints, text};
+use crate::columns::{floats, ints, text};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::session::{Session, date_lit};
-use crate::theme::{Param, Params, Theme, Window, need};
-use crate::themes::common::{Customer, customers, hundredths, milli, price_on, sql_hundredths, tariffs};
+use crate::theme::{Param, Params, Theme, Window, finding_of, need};
+use crate::themes::common::{customers, hundredths, milli, price_on, sql_hundredths, tariffs};
 
 /// One customer's month and baseline, known days only, kWh in hundredths.
 pub struct Month {
@@ -20,18 +20,46 @@ pub struct Month {
     pub base_known: i64,
     /// Their total.
     pub base_total: i64,
+    /// Days of the period with zero consumption.
+    pub zero_days: i64,
+    /// Sum of squares of the period's days, kWh².
+    pub sumsq: f64,
+    /// Sum of squares of the baseline's days, kWh².
+    pub base_sumsq: f64,
+    /// Known days among the period's last 7.
+    pub tail_known: i64,
+    /// Their total.
+    pub tail_total: i64,
+}
+
+/// The baseline every customer theme shares unless its parameters say otherwise.
+pub const DEFAULT_BASELINE_DAYS: i32 = 90;
+
+/// [`months`] computed once per session for a window and baseline.
+pub fn shared_months(
+    session: &Session,
+    w: &Window,
+    base_days: i32,
+) -> EngineResult<std::sync::Arc<Vec<Month>>> {
+    session.memo(&format!("months/{}/{}/{base_days}", w.first(), w.last()), || months(session, w, base_days))
 }
 
 /// Every customer with a consumption row in the period or its baseline window of `base_days`.
 pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec<Month>> {
     let h = sql_hundredths("kwh");
     let first = date_lit(w.first());
+    let tail = date_lit(w.last() - 7);
     let sql = format!(
         "SELECT customer_id,
                 COUNT(kwh) FILTER (WHERE date >= {first}) AS known,
                 COALESCE(SUM({h}) FILTER (WHERE date >= {first}), 0) AS total,
                 COUNT(kwh) FILTER (WHERE date < {first}) AS base_known,
-                COALESCE(SUM({h}) FILTER (WHERE date < {first}), 0) AS base_total
+                COALESCE(SUM({h}) FILTER (WHERE date < {first}), 0) AS base_total,
+                COUNT(kwh) FILTER (WHERE date >= {first} AND kwh = 0) AS zero_days,
+                COALESCE(SUM(kwh * kwh) FILTER (WHERE date >= {first}), 0) AS sumsq,
+                COALESCE(SUM(kwh * kwh) FILTER (WHERE date < {first}), 0) AS base_sumsq,
+                COUNT(kwh) FILTER (WHERE date > {tail}) AS tail_known,
+                COALESCE(SUM({h}) FILTER (WHERE date > {tail}), 0) AS tail_total
          FROM daily_consumption WHERE date BETWEEN {} AND {}
          GROUP BY customer_id",
         date_lit(w.first() - base_days),
@@ -42,6 +70,8 @@ pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec
         let id = text(&b, "customer_id")?;
         let (k, t, bk, bt) =
             (ints(&b, "known")?, ints(&b, "total")?, ints(&b, "base_known")?, ints(&b, "base_total")?);
+        let (z, sq, bsq) = (ints(&b, "zero_days")?, floats(&b, "sumsq")?, floats(&b, "base_sumsq")?);
+        let (tk, tt) = (ints(&b, "tail_known")?, ints(&b, "tail_total")?);
         for i in 0..b.num_rows() {
             out.push(Month {
                 customer_id: id[i].clone(),
@@ -49,6 +79,11 @@ pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec
                 total: t[i].unwrap_or(0),
                 base_known: bk[i].unwrap_or(0),
                 base_total: bt[i].unwrap_or(0),
+                zero_days: z[i].unwrap_or(0),
+                sumsq: sq[i].unwrap_or(0.0),
+                base_sumsq: bsq[i].unwrap_or(0.0),
+                tail_known: tk[i].unwrap_or(0),
+                tail_total: tt[i].unwrap_or(0),
             });
         }
     }
@@ -82,7 +117,7 @@ impl Theme for VolZero {
         let cust = customers(session)?;
         let share = p.get("min_known_share");
         let mut out = Vec::new();
-        for m in months(session, w, 0)? {
+        for m in shared_months(session, w, DEFAULT_BASELINE_DAYS)?.iter() {
             let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
             if m.known > 0
                 && 1000 * i128::from(m.known) >= milli(share) * i128::from(w.days())
@@ -151,26 +186,18 @@ fn drop_or_surge(
     fires: impl Fn(&Month) -> bool,
     lost_kwh: impl Fn(&Month) -> Option<f64>,
 ) -> EngineResult<Vec<Finding>> {
-    let cust: std::collections::HashMap<String, Customer> = customers(session)?;
+    let cust = customers(session)?;
     let prices = tariffs(session)?;
     let mut out = Vec::new();
-    for m in months(session, w, p.get("baseline_days") as i32)? {
+    for m in shared_months(session, w, p.get("baseline_days") as i32)?.iter() {
         let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
-        if !baseline_ok(&m, w, p) || !fires(&m) {
+        if !baseline_ok(m, w, p) || !fires(m) {
             continue;
         }
         let price = price_on(&prices, &c.tariff_code, w);
         out.push(
-            Finding::new(
-                theme.code(),
-                theme.entity(),
-                &m.customer_id,
-                Some(c.station_id.clone()),
-                w.period,
-                theme.severity(),
-                &evidence(&m),
-            )
-            .with_amount(lost_kwh(&m).zip(price).map(|(k, p)| k * p)),
+            finding_of(theme, w, &m.customer_id, Some(c.station_id.clone()), &evidence(m))
+                .with_amount(lost_kwh(m).zip(price).map(|(k, p)| k * p)),
         );
     }
     Ok(out)

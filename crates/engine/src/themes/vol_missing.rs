@@ -1,12 +1,10 @@
 //! VOL-MISSING 采集失败: a meter in service through the period whose register is missing on 3 or
 //! more consecutive days of the period (runs do not cross the period's ends).
 
-use std::collections::HashMap;
-
-use crate::columns::{days, text};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int};
-use crate::session::{Session, date_lit};
+use crate::kernels::registers;
+use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
 use crate::themes::common::meters;
 
@@ -23,32 +21,20 @@ impl Theme for VolMissing {
 
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let (first, last) = (w.first(), w.last());
-        let sql = format!(
-            "SELECT meter_id, date FROM readings WHERE total IS NOT NULL AND date BETWEEN {} AND {}",
-            date_lit(first),
-            date_lit(last)
-        );
-        // One bit per day of the period with a collected register.
-        let mut known: HashMap<String, u32> = HashMap::new();
-        for b in session.run(&sql, "采集示数 / collected registers")? {
-            let (ids, ds) = (text(&b, "meter_id")?, days(&b, "date")?);
-            for (id, d) in ids.into_iter().zip(ds) {
-                if let Some(d) = d {
-                    *known.entry(id).or_default() |= 1u32 << (d - first);
-                }
-            }
-        }
+        // The registers of the day before the period too: shared with VOL-REVERSE.
+        let reg = registers(session, first - 1, last)?;
         let min_run = p.get("min_run_days") as i64;
         let mut out = Vec::new();
-        for m in meters(session)?.into_values() {
+        let all = meters(session)?;
+        for m in all.values() {
             let through = m.installed_on.is_some_and(|i| i <= first) && m.removed_on.is_none_or(|r| r > last);
             if !through {
                 continue;
             }
-            let bits = known.get(&m.meter_id).copied().unwrap_or(0);
+            let idx = reg.meters.get(&m.meter_id).map(|i| i as usize);
             let (mut run, mut longest, mut missing) = (0i64, 0i64, 0i64);
-            for i in 0..=(last - first) {
-                if bits & (1 << i) == 0 {
+            for d in first..=last {
+                if idx.and_then(|i| reg.get(i, d)).is_none() {
                     run += 1;
                     missing += 1;
                     longest = longest.max(run);

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use chrono::{Days, NaiveDate};
 use jicha_core::calendar::Period;
-use jicha_engine::audit::{Outcome, run, select};
+use jicha_engine::audit::{Catalogue, Outcome, run};
 use jicha_engine::{Finding, Session, Window};
 use jicha_ingest::pipeline::NoProgress;
 use jicha_ingest::{ImportOutcome, import};
@@ -180,11 +180,17 @@ impl DataSet {
 /// Runs one theme over March 2026 and returns its findings.
 pub fn audit(dir: &DataDir, theme: &str) -> Vec<Finding> {
     let mut session = Session::open(dir).unwrap();
-    let themes = select(&[theme.to_string()]).unwrap();
-    let result = run(&mut session, Window::new(Period::parse("2026-03").unwrap(), None), &themes).unwrap();
+    let themes = Catalogue::builtin().select(&[theme.to_string()], false).unwrap();
+    let result = run(
+        &mut session,
+        Window::new(Period::parse("2026-03").unwrap(), None),
+        &Catalogue::builtin(),
+        &themes,
+    )
+    .unwrap();
     match &result.themes[0].outcome {
         Outcome::Ran { .. } => {}
-        Outcome::NotRun(r) => panic!("{theme} not run: {r}"),
+        Outcome::NotRun(r) | Outcome::Failed(r) => panic!("{theme} not run: {r}"),
     }
     result.findings
 }
@@ -195,4 +201,22 @@ pub fn ids(findings: &[Finding]) -> BTreeSet<String> {
 
 pub fn set(ids: &[&str]) -> BTreeSet<String> {
     ids.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// Runs one theme with a catalogue over a window and returns its findings (panics when not run).
+pub fn audit_with(dir: &DataDir, cat: &Catalogue, theme: &str, window: Window) -> Vec<Finding> {
+    let mut session = Session::open(dir).unwrap();
+    let daily = window.day.is_some();
+    let themes = cat.select(&[theme.to_string()], daily).unwrap();
+    let result = run(&mut session, window, cat, &themes).unwrap();
+    match &result.themes[0].outcome {
+        Outcome::Ran { .. } => {}
+        Outcome::NotRun(r) | Outcome::Failed(r) => panic!("{theme} not run: {r}"),
+    }
+    result.findings
+}
+
+/// Runs one daily theme over `date`.
+pub fn audit_day(dir: &DataDir, theme: &str, date: &str) -> Vec<Finding> {
+    audit_with(dir, &Catalogue::builtin(), theme, Window::daily(day(date)))
 }

@@ -1,0 +1,245 @@
+//! Hand-written kernels where they beat the SQL: dense matrices over the days of a window that
+//! several themes share (through [`Session::memo`]), built in one pass over the Parquet scan with
+//! dictionary-encoded ids mapped once per distinct value instead of once per row.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+
+use crate::columns::{days, floats, text};
+use crate::error::{EngineError, EngineResult};
+use crate::session::{Session, date_lit};
+use crate::themes::common::{customers, hundredths};
+
+/// Text ids interned to dense indices.
+#[derive(Debug, Default, Clone)]
+pub struct Interner {
+    index: HashMap<String, u32>,
+    /// The ids, by index.
+    pub names: Vec<String>,
+}
+
+impl Interner {
+    /// The index of `id`, added when new.
+    pub fn intern(&mut self, id: &str) -> u32 {
+        if let Some(&i) = self.index.get(id) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(id.to_string());
+        self.index.insert(id.to_string(), i);
+        i
+    }
+
+    /// The index of `id`, when known.
+    pub fn get(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// How many ids.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// No id yet.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Each row's id as an index (None for null); `lookup` only maps ids already known instead of
+    /// adding them. A dictionary column maps each distinct value once.
+    pub fn rows(&mut self, col: &ArrayRef, add: bool) -> EngineResult<Vec<Option<u32>>> {
+        let err = |e| EngineError::Internal(format!("id column: {e}"));
+        let mut map_one = |s: &str| if add { Some(self.intern(s)) } else { self.get(s) };
+        if let Some(dict) = col.as_any_dictionary_opt() {
+            let values = cast(dict.values(), &DataType::Utf8).map_err(err)?;
+            let values = values.as_string::<i32>();
+            let mapped: Vec<Option<u32>> = (0..values.len())
+                .map(|i| if values.is_valid(i) { map_one(values.value(i)) } else { None })
+                .collect();
+            let keys = dict.normalized_keys();
+            return Ok((0..col.len())
+                .map(|i| {
+                    if col.is_valid(i) {
+                        keys.get(i).and_then(|k| mapped.get(*k).copied().flatten())
+                    } else {
+                        None
+                    }
+                })
+                .collect());
+        }
+        let strings = cast(col, &DataType::Utf8).map_err(err)?;
+        let strings = strings.as_string::<i32>();
+        Ok((0..strings.len())
+            .map(|i| if strings.is_valid(i) { map_one(strings.value(i)) } else { None })
+            .collect())
+    }
+}
+
+/// Marks an unknown value in the matrices.
+pub const NONE: i64 = i64::MIN;
+
+fn column<'a>(b: &'a RecordBatch, name: &str) -> EngineResult<&'a ArrayRef> {
+    b.column_by_name(name).ok_or_else(|| EngineError::Internal(format!("result lacks column {name}")))
+}
+
+/// Every meter's total register on each day of `first..=last`, in hundredths ([`NONE`] when not
+/// collected).
+#[derive(Debug)]
+pub struct Registers {
+    /// First day, days since 1970-01-01.
+    pub first: i32,
+    /// Days in the window.
+    pub days: usize,
+    /// Meter ids.
+    pub meters: Interner,
+    /// meters x days.
+    pub total: Vec<i64>,
+}
+
+impl Registers {
+    /// The register of meter `m` on day `d` (None outside the window or not collected).
+    pub fn get(&self, m: usize, d: i32) -> Option<i64> {
+        let k = d - self.first;
+        if k < 0 || k as usize >= self.days {
+            return None;
+        }
+        let v = self.total[m * self.days + k as usize];
+        (v != NONE).then_some(v)
+    }
+}
+
+/// The registers of `first..=last`, shared by the themes of a session.
+pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<Registers>> {
+    session.memo(&format!("registers/{first}/{last}"), || {
+        let n = (last - first + 1).max(0) as usize;
+        let sql = format!(
+            "SELECT meter_id, date, total FROM readings WHERE total IS NOT NULL AND date BETWEEN {} AND {}",
+            date_lit(first),
+            date_lit(last)
+        );
+        let mut r = Registers { first, days: n, meters: Interner::default(), total: Vec::new() };
+        for b in session.run(&sql, "示数 / registers")? {
+            let ids = r.meters.rows(column(&b, "meter_id")?, true)?;
+            let (ds, totals) = (days(&b, "date")?, floats(&b, "total")?);
+            r.total.resize(r.meters.len() * n, NONE);
+            for i in 0..b.num_rows() {
+                if let (Some(m), Some(d), Some(t)) = (ids[i], ds[i], totals[i]) {
+                    r.total[m as usize * n + (d - first) as usize] = hundredths(t);
+                }
+            }
+        }
+        Ok(r)
+    })
+}
+
+/// One transformer area's day, as the `tq_daily` view defines it, kWh in hundredths.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AreaDay {
+    /// The supply figure, when there is one.
+    pub supply: Option<i64>,
+    /// Consumption of the area's customers active that day (known ones).
+    pub consumption: i64,
+    /// A supply figure and every active customer's consumption known.
+    pub valid: bool,
+}
+
+/// Every transformer area with a supply point, day by day over a window.
+#[derive(Debug)]
+pub struct AreaDays {
+    /// First day.
+    pub first: i32,
+    /// Days.
+    pub days: usize,
+    /// Area ids.
+    pub areas: Interner,
+    /// areas x days.
+    pub cells: Vec<AreaDay>,
+}
+
+impl AreaDays {
+    /// The days of area `a`.
+    pub fn area(&self, a: usize) -> &[AreaDay] {
+        &self.cells[a * self.days..(a + 1) * self.days]
+    }
+}
+
+/// The `tq_daily` view computed in one pass (same semantics: customers active on day d are
+/// opened_on <= d < closed_on whatever their status), shared by the loss themes of a session.
+pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<AreaDays>> {
+    session.memo(&format!("area_days/{first}/{last}"), || {
+        let n = (last - first + 1).max(0) as usize;
+        let mut areas = Interner::default();
+        // Supply points of type tq define the areas.
+        let sql = format!(
+            "SELECT point_id, date, kwh FROM supply WHERE point_type = 'tq' AND date BETWEEN {} AND {}",
+            date_lit(first),
+            date_lit(last)
+        );
+        let mut supply: Vec<Option<i64>> = Vec::new();
+        for b in session.run(&sql, "台区供电量 / areas' supply")? {
+            let ids = areas.rows(column(&b, "point_id")?, true)?;
+            let (ds, kwh) = (days(&b, "date")?, floats(&b, "kwh")?);
+            supply.resize(areas.len() * n, None);
+            for i in 0..b.num_rows() {
+                if let (Some(a), Some(d), Some(k)) = (ids[i], ds[i], kwh[i]) {
+                    supply[a as usize * n + (d - first) as usize] = Some(hundredths(k));
+                }
+            }
+        }
+        supply.resize(areas.len() * n, None);
+        // Customers of those areas, and how many are active each day.
+        let all = customers(session)?;
+        let mut cust = Interner::default();
+        let mut cust_area: Vec<(u32, Option<i32>, Option<i32>)> = Vec::new();
+        let mut active = vec![0u32; areas.len() * n];
+        let sql = "SELECT customer_id, tq_id FROM customers WHERE tq_id IS NOT NULL";
+        for b in session.run(sql, "台区用户 / areas' customers")? {
+            let (ids, tqs) = (text(&b, "customer_id")?, text(&b, "tq_id")?);
+            for i in 0..b.num_rows() {
+                let (Some(a), Some(c)) = (areas.get(&tqs[i]), all.get(&ids[i])) else { continue };
+                cust.intern(&ids[i]);
+                cust_area.push((a, c.opened_on, c.closed_on));
+                for k in 0..n {
+                    let d = first + k as i32;
+                    if c.opened_on.is_some_and(|o| o <= d) && c.closed_on.is_none_or(|x| d < x) {
+                        active[a as usize * n + k] += 1;
+                    }
+                }
+            }
+        }
+        let mut consumption = vec![0i64; areas.len() * n];
+        let mut known = vec![0u32; areas.len() * n];
+        if !cust.is_empty() {
+            let sql = format!(
+                "SELECT customer_id, date, kwh FROM daily_consumption WHERE date BETWEEN {} AND {}",
+                date_lit(first),
+                date_lit(last)
+            );
+            for b in session.run(&sql, "日用电量 / daily consumption")? {
+                let ids = cust.rows(column(&b, "customer_id")?, false)?;
+                let (ds, kwh) = (days(&b, "date")?, floats(&b, "kwh")?);
+                for i in 0..b.num_rows() {
+                    let (Some(c), Some(d), Some(k)) = (ids[i], ds[i], kwh[i]) else { continue };
+                    let (a, opened, closed) = cust_area[c as usize];
+                    if opened.is_some_and(|o| o <= d) && closed.is_none_or(|x| d < x) {
+                        let j = a as usize * n + (d - first) as usize;
+                        consumption[j] += hundredths(k);
+                        known[j] += 1;
+                    }
+                }
+            }
+        }
+        let cells = (0..areas.len() * n)
+            .map(|j| AreaDay {
+                supply: supply[j],
+                consumption: consumption[j],
+                valid: supply[j].is_some() && known[j] == active[j],
+            })
+            .collect();
+        Ok(AreaDays { first, days: n, areas, cells })
+    })
+}
