@@ -82,7 +82,8 @@ impl Interner {
 /// Marks an unknown value in the matrices.
 pub const NONE: i64 = i64::MIN;
 
-fn column<'a>(b: &'a RecordBatch, name: &str) -> EngineResult<&'a ArrayRef> {
+/// A column of a result by name.
+pub fn column<'a>(b: &'a RecordBatch, name: &str) -> EngineResult<&'a ArrayRef> {
     b.column_by_name(name).ok_or_else(|| EngineError::Internal(format!("result lacks column {name}")))
 }
 

@@ -1,14 +1,16 @@
 //! VOL-ZERO 零电量, VOL-DROP 电量骤降, VOL-SURGE 电量突增: a customer's known daily consumption
 //! in the period against itself and against the 90 days before it.
 
-use crate::columns::{floats, ints, text};
+use crate::columns::{days, floats};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
+use crate::kernels::{Interner, column};
 use crate::session::{Session, date_lit};
 use crate::theme::{Param, Params, Theme, Window, finding_of, need};
-use crate::themes::common::{customers, hundredths, milli, price_on, sql_hundredths, tariffs};
+use crate::themes::common::{customers, hundredths, milli, price_on, tariffs};
 
 /// One customer's month and baseline, known days only, kWh in hundredths.
+#[derive(Debug, Clone, Default)]
 pub struct Month {
     /// 户号.
     pub customer_id: String,
@@ -44,47 +46,44 @@ pub fn shared_months(
     session.memo(&format!("months/{}/{}/{base_days}", w.first(), w.last()), || months(session, w, base_days))
 }
 
-/// Every customer with a consumption row in the period or its baseline window of `base_days`.
+/// Every customer with a consumption row in the period or its baseline window of `base_days`,
+/// in one pass over the scan (a hand-written aggregate: ids mapped once per dictionary value, sums
+/// in exact hundredths), in the order customers are first met.
 pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec<Month>> {
-    let h = sql_hundredths("kwh");
-    let first = date_lit(w.first());
-    let tail = date_lit(w.last() - 7);
+    let (first, last) = (w.first(), w.last());
     let sql = format!(
-        "SELECT customer_id,
-                COUNT(kwh) FILTER (WHERE date >= {first}) AS known,
-                COALESCE(SUM({h}) FILTER (WHERE date >= {first}), 0) AS total,
-                COUNT(kwh) FILTER (WHERE date < {first}) AS base_known,
-                COALESCE(SUM({h}) FILTER (WHERE date < {first}), 0) AS base_total,
-                COUNT(kwh) FILTER (WHERE date >= {first} AND kwh = 0) AS zero_days,
-                COALESCE(SUM(kwh * kwh) FILTER (WHERE date >= {first}), 0) AS sumsq,
-                COALESCE(SUM(kwh * kwh) FILTER (WHERE date < {first}), 0) AS base_sumsq,
-                COUNT(kwh) FILTER (WHERE date > {tail}) AS tail_known,
-                COALESCE(SUM({h}) FILTER (WHERE date > {tail}), 0) AS tail_total
-         FROM daily_consumption WHERE date BETWEEN {} AND {}
-         GROUP BY customer_id",
-        date_lit(w.first() - base_days),
-        date_lit(w.last())
+        "SELECT customer_id, date, kwh FROM daily_consumption WHERE date BETWEEN {} AND {}",
+        date_lit(first - base_days),
+        date_lit(last)
     );
-    let mut out = Vec::new();
+    let mut ids = Interner::default();
+    let mut out: Vec<Month> = Vec::new();
     for b in session.run(&sql, "日用电量汇总 / consumption per customer")? {
-        let id = text(&b, "customer_id")?;
-        let (k, t, bk, bt) =
-            (ints(&b, "known")?, ints(&b, "total")?, ints(&b, "base_known")?, ints(&b, "base_total")?);
-        let (z, sq, bsq) = (ints(&b, "zero_days")?, floats(&b, "sumsq")?, floats(&b, "base_sumsq")?);
-        let (tk, tt) = (ints(&b, "tail_known")?, ints(&b, "tail_total")?);
+        let rows = ids.rows(column(&b, "customer_id")?, true)?;
+        let (ds, kwh) = (days(&b, "date")?, floats(&b, "kwh")?);
+        while out.len() < ids.len() {
+            out.push(Month { customer_id: ids.names[out.len()].clone(), ..Month::default() });
+        }
         for i in 0..b.num_rows() {
-            out.push(Month {
-                customer_id: id[i].clone(),
-                known: k[i].unwrap_or(0),
-                total: t[i].unwrap_or(0),
-                base_known: bk[i].unwrap_or(0),
-                base_total: bt[i].unwrap_or(0),
-                zero_days: z[i].unwrap_or(0),
-                sumsq: sq[i].unwrap_or(0.0),
-                base_sumsq: bsq[i].unwrap_or(0.0),
-                tail_known: tk[i].unwrap_or(0),
-                tail_total: tt[i].unwrap_or(0),
-            });
+            let (Some(c), Some(d), Some(k)) = (rows[i], ds[i], kwh[i]) else { continue };
+            let m = &mut out[c as usize];
+            let h = hundredths(k);
+            if d >= first {
+                m.known += 1;
+                m.total += h;
+                m.sumsq += k * k;
+                if h == 0 {
+                    m.zero_days += 1;
+                }
+                if d > last - 7 {
+                    m.tail_known += 1;
+                    m.tail_total += h;
+                }
+            } else {
+                m.base_known += 1;
+                m.base_total += h;
+                m.base_sumsq += k * k;
+            }
         }
     }
     Ok(out)
