@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use jicha_core::calendar::{Period, parse_date};
 use jicha_engine::audit::{Catalogue, Outcome, not_run_reason, run};
+use jicha_engine::columns::text;
 use jicha_engine::themes::daily::station_supply;
 use jicha_engine::{EngineError, Finding, Session, Window};
 use jicha_store::{DataDir, StoreError};
@@ -286,6 +287,13 @@ impl Briefing {
         } else {
             Default::default()
         };
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        if session.has_rows("stations") {
+            for b in session.run("SELECT station_id, name FROM stations", "供电所 / stations")? {
+                let (id, name) = (text(&b, "station_id")?, text(&b, "name")?);
+                names.extend(id.into_iter().zip(name));
+            }
+        }
         let mut stations: Vec<String> = supply.keys().map(|(s, _)| s.clone()).collect();
         stations.dedup();
         let rows = stations
@@ -293,7 +301,11 @@ impl Briefing {
             .map(|s| {
                 let get = |day: i32| supply.get(&(s.clone(), day)).map(|x| x.supply);
                 let (now, before) = (get(d), get(d - 7));
-                (s, now, before)
+                let label = match names.get(&s) {
+                    Some(n) if !n.is_empty() => format!("{s} {n}"),
+                    _ => s,
+                };
+                (label, now, before)
             })
             .collect();
         Ok(Briefing { day, rows })
@@ -304,7 +316,7 @@ impl Briefing {
         writeln!(sink, "日监测 {} / daily watch {}", self.day, self.day)?;
         writeln!(
             sink,
-            "{:<12} {:>16} {:>16} {:>10}",
+            "{:<24} {:>16} {:>16} {:>10}",
             "供电所 station",
             format!("供电量 {}", self.day.format("%m-%d")),
             format!("上周同日 {}", week.format("%m-%d")),
@@ -319,7 +331,7 @@ impl Briefing {
                 (Some(n), Some(b)) if *b > 0 => format!("{:+.1}%", (n - b) as f64 * 100.0 / *b as f64),
                 _ => "-".to_string(),
             };
-            writeln!(sink, "{s:<12} {:>16} {:>16} {change:>10}", kwh(now), kwh(before))?;
+            writeln!(sink, "{s:<24} {:>16} {:>16} {change:>10}", kwh(now), kwh(before))?;
         }
         writeln!(sink)?;
         Ok(())

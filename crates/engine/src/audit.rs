@@ -152,24 +152,24 @@ pub fn run(
         } else if let Some(reason) = theme.unconfigured(&params) {
             Outcome::NotRun(reason)
         } else {
+            // The time counts loading what the theme reads first (relational tables are loaded
+            // once per session, by the first theme that needs them).
+            let started = Instant::now();
             match not_run_reason(session, theme)? {
                 Some(reason) => Outcome::NotRun(reason),
-                None => {
-                    let started = Instant::now();
-                    match theme.run(session, &window, &params) {
-                        Ok(mut found) => {
-                            let seconds = started.elapsed().as_secs_f64();
-                            if let Some(sev) = settings.severity {
-                                found.iter_mut().for_each(|f| f.severity = sev);
-                            }
-                            let n = found.len();
-                            findings.append(&mut found);
-                            Outcome::Ran { findings: n, seconds }
+                None => match theme.run(session, &window, &params) {
+                    Ok(mut found) => {
+                        let seconds = started.elapsed().as_secs_f64();
+                        if let Some(sev) = settings.severity {
+                            found.iter_mut().for_each(|f| f.severity = sev);
                         }
-                        Err(e) if theme.custom_source().is_some() => Outcome::Failed(e.to_string()),
-                        Err(e) => return Err(e),
+                        let n = found.len();
+                        findings.append(&mut found);
+                        Outcome::Ran { findings: n, seconds }
                     }
-                }
+                    Err(e) if theme.custom_source().is_some() => Outcome::Failed(e.to_string()),
+                    Err(e) => return Err(e),
+                },
             }
         };
         runs.push(ThemeRun { code: theme.code(), params, outcome });
