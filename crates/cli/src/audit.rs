@@ -249,6 +249,7 @@ pub fn audit(
         quiet_broken_pipe(written.and_then(|()| Ok(sink.flush()?)))?;
     }
     if !quiet {
+        eprintln!("  {:<16} {:<16} {:>24.2} s", "读取关系表", "loading tables", result.load_seconds);
         for t in &result.themes {
             let name = cat.get(t.code).map_or("", |t| t.name_zh());
             match &t.outcome {

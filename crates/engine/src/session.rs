@@ -147,9 +147,27 @@ impl Session {
             .filter(|t| wanted.contains(&t.name) && !self.presence.contains_key(t.name))
             .collect();
         if !missing.is_empty() {
-            let conn = open_read_only(&self.dir.database())?;
-            for table in missing {
-                let (batch, presence) = read_table(&conn, table)?;
+            // Each table on its own thread and connection: the big ones (bills, payments) are
+            // read side by side.
+            let db = self.dir.database();
+            let read: Vec<EngineResult<(RecordBatch, Presence)>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = missing
+                    .iter()
+                    .map(|table| {
+                        let db = &db;
+                        scope.spawn(move || read_table(&open_read_only(db)?, table))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err(EngineError::Internal("reader thread panicked".into())))
+                    })
+                    .collect()
+            });
+            for (table, loaded) in missing.into_iter().zip(read) {
+                let (batch, presence) = loaded?;
                 let context = format!("注册 / register {}", table.name);
                 let mem =
                     MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(query_err(&context))?;
