@@ -20,6 +20,8 @@ pub struct Interner {
     index: HashMap<String, u32>,
     /// The ids, by index.
     pub names: Vec<String>,
+    /// The last dictionary mapped, held, with its mode and mapping.
+    last: Option<(ArrayRef, bool, Vec<Option<u32>>)>,
 }
 
 impl Interner {
@@ -49,19 +51,26 @@ impl Interner {
         self.names.is_empty()
     }
 
-    /// Each row's id as an index (None for null); `lookup` only maps ids already known instead of
-    /// adding them. A dictionary column maps each distinct value once.
+    /// Each row's id as an index (None for null); with `add` false only ids already known map.
+    /// A dictionary column maps each distinct value once, and the batches of one Parquet row group
+    /// (which share one large dictionary) map it once between them.
     pub fn rows(&mut self, col: &ArrayRef, add: bool) -> EngineResult<Vec<Option<u32>>> {
         let err = |e| EngineError::Internal(format!("id column: {e}"));
-        let mut map_one = |s: &str| if add { Some(self.intern(s)) } else { self.get(s) };
         if let Some(dict) = col.as_any_dictionary_opt() {
-            let values = cast(dict.values(), &DataType::Utf8).map_err(err)?;
-            let values = values.as_string::<i32>();
-            let mapped: Vec<Option<u32>> = (0..values.len())
-                .map(|i| if values.is_valid(i) { map_one(values.value(i)) } else { None })
-                .collect();
+            let cached =
+                self.last.take().filter(|(held, mode, _)| *mode == add && Arc::ptr_eq(held, dict.values()));
+            let mapped = match cached {
+                Some((_, _, mapped)) => mapped,
+                None => {
+                    let values = cast(dict.values(), &DataType::Utf8).map_err(err)?;
+                    let values = values.as_string::<i32>();
+                    (0..values.len())
+                        .map(|i| if values.is_valid(i) { self.map_one(values.value(i), add) } else { None })
+                        .collect()
+                }
+            };
             let keys = dict.normalized_keys();
-            return Ok((0..col.len())
+            let rows = (0..col.len())
                 .map(|i| {
                     if col.is_valid(i) {
                         keys.get(i).and_then(|k| mapped.get(*k).copied().flatten())
@@ -69,13 +78,20 @@ impl Interner {
                         None
                     }
                 })
-                .collect());
+                .collect();
+            // Held, so its buffer cannot be freed and its address taken by the next dictionary.
+            self.last = Some((dict.values().clone(), add, mapped));
+            return Ok(rows);
         }
         let strings = cast(col, &DataType::Utf8).map_err(err)?;
         let strings = strings.as_string::<i32>();
         Ok((0..strings.len())
-            .map(|i| if strings.is_valid(i) { map_one(strings.value(i)) } else { None })
+            .map(|i| if strings.is_valid(i) { self.map_one(strings.value(i), add) } else { None })
             .collect())
+    }
+
+    fn map_one(&mut self, id: &str, add: bool) -> Option<u32> {
+        if add { Some(self.intern(id)) } else { self.get(id) }
     }
 }
 

@@ -338,10 +338,13 @@ impl<'a> TextColumn<'a> {
     ) -> Vec<Option<T>> {
         match self {
             TextColumn::Dict(d, values) => {
-                let identity = (values.values().as_ptr() as usize, values.len());
-                if cache.identity != Some(identity) {
+                // The cache holds the dictionary it mapped, so its buffer cannot be freed and its
+                // address reused by the next row group's dictionary (which would pass for the
+                // same one and map every id to the wrong meter).
+                let same = cache.held.as_ref().is_some_and(|h| Arc::ptr_eq(h, d.values()));
+                if !same {
                     cache.mapped = (0..values.len()).map(|i| f(values.value(i))).collect();
-                    cache.identity = Some(identity);
+                    cache.held = Some(d.values().clone());
                 }
                 let mapped = &cache.mapped;
                 d.keys().iter().map(|k| k.map(|k| mapped[k as usize])).collect()
@@ -353,13 +356,13 @@ impl<'a> TextColumn<'a> {
 
 /// The mapping of the last dictionary seen, see [`TextColumn::map_rows_cached`].
 pub struct DictCache<T> {
-    identity: Option<(usize, usize)>,
+    held: Option<ArrayRef>,
     mapped: Vec<T>,
 }
 
 impl<T> Default for DictCache<T> {
     fn default() -> Self {
-        DictCache { identity: None, mapped: Vec::new() }
+        DictCache { held: None, mapped: Vec::new() }
     }
 }
 
@@ -463,5 +466,32 @@ impl BackgroundWriters {
 impl Drop for BackgroundWriters {
     fn drop(&mut self) {
         let _ = self.join();
+    }
+}
+
+#[cfg(test)]
+mod dict_cache_tests {
+    use super::*;
+
+    fn dict(values: &[&str], keys: &[i32]) -> ArrayRef {
+        let keys = arrow::array::Int32Array::from(keys.to_vec());
+        let values: ArrayRef = Arc::new(StringArray::from(values.to_vec()));
+        Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values).unwrap())
+    }
+
+    #[test]
+    fn a_new_dictionary_of_the_same_length_is_mapped_afresh() {
+        let mut cache = DictCache::default();
+        // Many row groups in turn, each with its own dictionary of the same length, the previous
+        // one dropped first: an address-based identity would see the same dictionary again.
+        for round in 0..50 {
+            let names = if round % 2 == 0 { ["a", "b", "c"] } else { ["c", "a", "b"] };
+            let col = dict(&names, &[0, 1, 2]);
+            let text = TextColumn::of(&col).unwrap();
+            // Map each id to its first letter's code, as derive maps ids to matrix rows.
+            let got: Vec<Option<u8>> = text.map_rows_cached(&mut cache, |s| s.as_bytes()[0]);
+            let want: Vec<Option<u8>> = names.iter().map(|s| Some(s.as_bytes()[0])).collect();
+            assert_eq!(got, want, "round {round}");
+        }
     }
 }
