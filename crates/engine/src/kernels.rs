@@ -2,7 +2,6 @@
 //! several themes share (through [`Session::memo`]), built in one pass over the Parquet scan with
 //! dictionary-encoded ids mapped once per distinct value instead of once per row.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -17,7 +16,7 @@ use crate::themes::common::{customers, hundredths};
 /// Text ids interned to dense indices.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    index: HashMap<String, u32>,
+    index: foldhash::HashMap<String, u32>,
     /// The ids, by index.
     pub names: Vec<String>,
     /// The last dictionary mapped, held, with its mode and mapping.
@@ -56,6 +55,25 @@ impl Interner {
     /// (which share one large dictionary) map it once between them.
     pub fn rows(&mut self, col: &ArrayRef, add: bool) -> EngineResult<Vec<Option<u32>>> {
         let err = |e| EngineError::Internal(format!("id column: {e}"));
+        if let Some(dict) = col.as_any_dictionary_opt()
+            && dict.values().len() > col.len()
+        {
+            // A dictionary larger than the batch (a Parquet dictionary page spans many batches):
+            // map the rows, not the whole dictionary.
+            let values = cast(dict.values(), &DataType::Utf8).map_err(err)?;
+            let values = values.as_string::<i32>();
+            let keys = dict.normalized_keys();
+            return Ok((0..col.len())
+                .map(|i| {
+                    let k = *keys.get(i)?;
+                    if col.is_valid(i) && values.is_valid(k) {
+                        self.map_one(values.value(k), add)
+                    } else {
+                        None
+                    }
+                })
+                .collect());
+        }
         if let Some(dict) = col.as_any_dictionary_opt() {
             let cached =
                 self.last.take().filter(|(held, mode, _)| *mode == add && Arc::ptr_eq(held, dict.values()));
