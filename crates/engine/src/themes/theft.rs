@@ -1,6 +1,7 @@
 //! LOSS-THEFT 窃电嫌疑: an explainable suspicion score per customer.
 //!
-//! Features come from the customer's own series (its month against its baseline: the drop, zero
+//! Features come from the customer's own series (its month against its baseline, relative to
+//! what its transformer area's customers did in the same time: the drop, zero
 //! days, the change of its day-to-day variation, days without a reading, registers running
 //! backwards) and from its transformer area (whether the area's loss rose in the period by about
 //! the energy the customer stopped registering: the drop lines up with the loss). A [`Scorer`]
@@ -38,6 +39,9 @@ pub struct Features {
     pub base_mean: f64,
     /// Daily mean of the period's last 7 days (a drop late in the month), kWh.
     pub tail_mean: Option<f64>,
+    /// The median ratio (period mean / baseline mean) of the customers of its transformer area
+    /// (at least 5 with a baseline): what the season did to everyone.
+    pub peer_ratio: Option<f64>,
     /// Zero days in the period.
     pub zero_days: i64,
     /// Coefficient of variation of the period's days (None when the mean is 0).
@@ -101,8 +105,11 @@ impl RuleScorer {
         let has_base = f.base_known >= 30 && f.base_mean >= 1.0;
         // The month's mean, or its last week's when lower (a theft starting late in the month),
         // against the baseline: 0 at a 20% drop, 1 at a 70% drop.
+        // Relative to its area's customers when they fell, so that a season's fall is nobody's
+        // drop (a season's rise does not make a steady customer suspect).
         let low = f.tail_mean.map_or(f.mean, |t| t.min(f.mean));
-        let ratio = if has_base { low / f.base_mean } else { 1.0 };
+        let peers = f.peer_ratio.filter(|r| *r > 0.0).unwrap_or(1.0).min(1.0);
+        let ratio = if has_base { low / f.base_mean / peers } else { 1.0 };
         let drop = if has_base && f.known > 0 { clamp01((1.0 - ratio - 0.2) / 0.5) } else { 0.0 };
         // The area's loss rose by about the energy the customer stopped registering: the closer
         // the two amounts, the stronger the signal.
@@ -255,6 +262,7 @@ impl LossTheft {
                     0.0
                 },
                 tail_mean: (m.tail_known >= 3).then(|| m.tail_total as f64 / 100.0 / m.tail_known as f64),
+                peer_ratio: None,
                 zero_days: m.zero_days,
                 cv: cv(m.known, m.total, m.sumsq),
                 base_cv: cv(m.base_known, m.base_total, m.base_sumsq),
@@ -264,6 +272,29 @@ impl LossTheft {
                 area_supply: tq.and_then(|t| now.get(t)).map_or(0.0, |(s, _)| *s as f64 / 100.0),
             };
             out.push((m.customer_id.clone(), f));
+        }
+        // Each area's median ratio of its customers with a baseline.
+        let mut ratios: HashMap<&str, Vec<f64>> = HashMap::new();
+        for (id, f) in &out {
+            if let Some(t) = tq_of.get(id)
+                && f.base_known >= 30
+                && f.base_mean >= 1.0
+            {
+                ratios.entry(t.as_str()).or_default().push(f.mean / f.base_mean);
+            }
+        }
+        let median: HashMap<&str, f64> = ratios
+            .into_iter()
+            .filter(|(_, v)| v.len() >= 5)
+            .map(|(t, mut v)| {
+                v.sort_by(f64::total_cmp);
+                (t, v[v.len() / 2])
+            })
+            .collect();
+        let peer: Vec<Option<f64>> =
+            out.iter().map(|(id, _)| tq_of.get(id).and_then(|t| median.get(t.as_str()).copied())).collect();
+        for ((_, f), p) in out.iter_mut().zip(peer) {
+            f.peer_ratio = p;
         }
         Ok(out)
     }
@@ -318,6 +349,9 @@ impl Theme for LossTheft {
             }
             ev.push(("mean_kwh", num(f.mean)));
             ev.push(("baseline_mean_kwh", num(f.base_mean)));
+            if let Some(r) = f.peer_ratio {
+                ev.push(("area_median_ratio", num(r)));
+            }
             ev.push(("zero_days", int(f.zero_days)));
             ev.push(("reversals", int(f.reversals)));
             ev.push(("known_days", int(f.known)));
