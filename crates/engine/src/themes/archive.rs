@@ -1,12 +1,11 @@
 //! Archives: ARC-TOPOLOGY 户变关系异常, ARC-INFO 客户信息不完整, TMP-OVERDUE 临时用电超期.
 
-use std::collections::HashMap;
-
 use crate::columns::{days, text, texts};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int};
 use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
+use crate::themes::common::areas;
 
 /// Empty after trimming, or a placeholder (`0`, `-`, `/`, `无`) for phone and address.
 pub fn is_blank(text: Option<&str>) -> bool {
@@ -24,14 +23,7 @@ impl Theme for ArcTopology {
     }
 
     fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
-        let mut areas: HashMap<String, (String, String)> = HashMap::new();
-        for b in session.run("SELECT tq_id, feeder_id, station_id FROM transformer_areas", "台区 / areas")?
-        {
-            let (id, f, s) = (text(&b, "tq_id")?, text(&b, "feeder_id")?, text(&b, "station_id")?);
-            for i in 0..b.num_rows() {
-                areas.insert(id[i].clone(), (f[i].clone(), s[i].clone()));
-            }
-        }
+        let areas = areas(session)?;
         let sql =
             "SELECT customer_id, tq_id, feeder_id, station_id, status FROM customers WHERE tq_id IS NOT NULL";
         let mut out = Vec::new();

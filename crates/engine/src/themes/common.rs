@@ -201,3 +201,19 @@ fn read_meters(session: &Session) -> EngineResult<HashMap<String, Meter>> {
     }
     Ok(out)
 }
+
+/// Every transformer area by id: its feeder (empty when not given) and station, shared by the
+/// themes of a session.
+pub fn areas(session: &Session) -> EngineResult<Arc<HashMap<String, (String, String)>>> {
+    session.memo("areas", || {
+        let mut out = HashMap::new();
+        for b in session.run("SELECT tq_id, feeder_id, station_id FROM transformer_areas", "台区 / areas")?
+        {
+            let (id, f, st) = (text(&b, "tq_id")?, text(&b, "feeder_id")?, text(&b, "station_id")?);
+            for i in 0..b.num_rows() {
+                out.insert(id[i].clone(), (f[i].clone(), st[i].clone()));
+            }
+        }
+        Ok(out)
+    })
+}

@@ -9,6 +9,7 @@ use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::session::{Session, date_lit};
 use crate::theme::{Param, Params, Theme, Window, need};
+use crate::themes::common::areas;
 use crate::themes::common::{customers, milli, price_on, sql_hundredths, tariffs};
 
 /// One station's supply on a day: the sum of its transformer areas and of its feeders that
@@ -23,22 +24,14 @@ pub struct StationDay {
 
 /// Every station's supply on each of `on` (days since 1970-01-01).
 pub fn station_supply(session: &Session, on: &[i32]) -> EngineResult<BTreeMap<(String, i32), StationDay>> {
-    let mut area_station: HashMap<String, String> = HashMap::new();
-    let mut feeders_with_areas: HashSet<String> = HashSet::new();
-    for b in session.run("SELECT tq_id, feeder_id, station_id FROM transformer_areas", "台区 / areas")? {
-        let (id, f, st) = (text(&b, "tq_id")?, texts(&b, "feeder_id")?, text(&b, "station_id")?);
-        for i in 0..b.num_rows() {
-            area_station.insert(id[i].clone(), st[i].clone());
-            if let Some(f) = &f[i] {
-                feeders_with_areas.insert(f.clone());
-            }
-        }
-    }
+    let all_areas = areas(session)?;
+    let feeders_with_areas: HashSet<&str> =
+        all_areas.values().map(|(f, _)| f.as_str()).filter(|f| !f.is_empty()).collect();
     let mut feeder_station: HashMap<String, String> = HashMap::new();
     for b in session.run("SELECT feeder_id, station_id FROM feeders", "线路 / feeders")? {
         let (id, st) = (text(&b, "feeder_id")?, text(&b, "station_id")?);
         for i in 0..b.num_rows() {
-            if !feeders_with_areas.contains(&id[i]) {
+            if !feeders_with_areas.contains(id[i].as_str()) {
                 feeder_station.insert(id[i].clone(), st[i].clone());
             }
         }
@@ -56,7 +49,7 @@ pub fn station_supply(session: &Session, on: &[i32]) -> EngineResult<BTreeMap<(S
             (text(&b, "point_type")?, text(&b, "point_id")?, days(&b, "date")?, ints(&b, "supply")?);
         for i in 0..b.num_rows() {
             let station = match ty[i].as_str() {
-                "tq" => area_station.get(&id[i]),
+                "tq" => all_areas.get(&id[i]).map(|a| &a.1),
                 "feeder" => feeder_station.get(&id[i]),
                 _ => None,
             };

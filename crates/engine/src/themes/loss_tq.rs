@@ -9,6 +9,7 @@ use crate::finding::{Finding, int, num};
 use crate::kernels::area_days;
 use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, finding_of, need};
+use crate::themes::common::areas;
 use crate::themes::common::{customers, milli, price_on, tariffs};
 
 /// One area's valid days summed, kWh in hundredths.
@@ -22,13 +23,7 @@ struct AreaMonth {
 
 fn area_months(session: &Session, w: &Window) -> EngineResult<Vec<AreaMonth>> {
     let days = area_days(session, w.first() - AREA_LOOKBACK_DAYS, w.last())?;
-    let mut station: HashMap<String, String> = HashMap::new();
-    for b in session.run("SELECT tq_id, station_id FROM transformer_areas", "台区 / areas")? {
-        let (id, st) = (text(&b, "tq_id")?, text(&b, "station_id")?);
-        for i in 0..b.num_rows() {
-            station.insert(id[i].clone(), st[i].clone());
-        }
-    }
+    let station = areas(session)?;
     let offset = (w.first() - days.first) as usize;
     let mut out = Vec::new();
     for (a, tq_id) in days.areas.names.iter().enumerate() {
@@ -45,7 +40,7 @@ fn area_months(session: &Session, w: &Window) -> EngineResult<Vec<AreaMonth>> {
         }
         out.push(AreaMonth {
             tq_id: tq_id.clone(),
-            station_id: station.get(tq_id).cloned(),
+            station_id: station.get(tq_id).map(|a| a.1.clone()),
             valid_days,
             supply,
             consumption,

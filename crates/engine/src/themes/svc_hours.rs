@@ -17,6 +17,7 @@ use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::session::Session;
 use crate::theme::{KeyedParam, Params, Theme, Window, need};
+use crate::themes::common::areas;
 
 const DAY: i64 = 86_400;
 
@@ -75,14 +76,7 @@ impl Theme for SvcHours {
         let (from, to) = (i64::from(first) * DAY, i64::from(last + 7) * DAY);
         let as_of = i64::from(w.as_of_day()) * DAY;
 
-        let mut area_station: HashMap<String, (String, String)> = HashMap::new();
-        for b in session.run("SELECT tq_id, feeder_id, station_id FROM transformer_areas", "台区 / areas")?
-        {
-            let (id, f, st) = (text(&b, "tq_id")?, text(&b, "feeder_id")?, text(&b, "station_id")?);
-            for i in 0..b.num_rows() {
-                area_station.insert(id[i].clone(), (f[i].clone(), st[i].clone()));
-            }
-        }
+        let area_station = areas(session)?;
         let mut feeder_station: HashMap<String, String> = HashMap::new();
         for b in session.run("SELECT feeder_id, station_id FROM feeders", "线路 / feeders")? {
             let (id, st) = (text(&b, "feeder_id")?, text(&b, "station_id")?);
