@@ -72,7 +72,12 @@ impl Theme for FeeArrears {
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let cust = customers(session)?;
         let limit = p.get("overdue_days") as i32;
-        let filter = format!("AND b.due_on < {}", date_lit(w.as_of_day() - limit));
+        // Only bills still owed come back from the query (a loose float test the exact one in
+        // cents below narrows): of 11.7 M bills at 1 M customers, a few thousand rows, not all.
+        let filter = format!(
+            "AND b.due_on < {} AND COALESCE(p.paid, 0) < b.amount - 0.005",
+            date_lit(w.as_of_day() - limit)
+        );
         let mut out = Vec::new();
         for o in owed(session, w, &filter)? {
             if w.as_of_day() - o.due_on > limit && o.paid < o.amount - Decimal::new(1, 2) {
