@@ -157,16 +157,17 @@ pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<R
             date_lit(last)
         );
         let mut r = Registers { first, days: n, meters: Interner::default(), total: Vec::new() };
-        for b in session.run(&sql, "示数 / registers")? {
-            let ids = r.meters.rows(column(&b, "meter_id")?, true)?;
-            let (ds, totals) = (days(&b, "date")?, floats(&b, "total")?);
+        session.for_each_batch(&sql, "示数 / registers", |b| {
+            let ids = r.meters.rows(column(b, "meter_id")?, true)?;
+            let (ds, totals) = (days(b, "date")?, floats(b, "total")?);
             r.total.resize(r.meters.len() * n, NONE);
             for i in 0..b.num_rows() {
                 if let (Some(m), Some(d), Some(t)) = (ids[i], ds[i], totals[i]) {
                     r.total[m as usize * n + (d - first) as usize] = hundredths(t);
                 }
             }
-        }
+            Ok(())
+        })?;
         Ok(r)
     })
 }
@@ -254,9 +255,9 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
                 date_lit(first),
                 date_lit(last)
             );
-            for b in session.run(&sql, "日用电量 / daily consumption")? {
-                let ids = cust.rows(column(&b, "customer_id")?, false)?;
-                let (ds, kwh) = (days(&b, "date")?, floats(&b, "kwh")?);
+            session.for_each_batch(&sql, "日用电量 / daily consumption", |b| {
+                let ids = cust.rows(column(b, "customer_id")?, false)?;
+                let (ds, kwh) = (days(b, "date")?, floats(b, "kwh")?);
                 for i in 0..b.num_rows() {
                     let (Some(c), Some(d), Some(k)) = (ids[i], ds[i], kwh[i]) else { continue };
                     let (a, opened, closed) = cust_area[c as usize];
@@ -266,7 +267,8 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
                         known[j] += 1;
                     }
                 }
-            }
+                Ok(())
+            })?;
         }
         let cells = (0..areas.len() * n)
             .map(|j| AreaDay {

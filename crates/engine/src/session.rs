@@ -251,6 +251,26 @@ impl Session {
         Ok(v)
     }
 
+    /// Runs a query and hands each result batch to `f` as it arrives: the scan decodes on the
+    /// runtime's threads while `f` works, and the result is never held whole (for the big scans
+    /// the kernels aggregate).
+    pub fn for_each_batch(
+        &self,
+        sql: &str,
+        context: &str,
+        mut f: impl FnMut(&RecordBatch) -> EngineResult<()>,
+    ) -> EngineResult<()> {
+        use futures::StreamExt;
+        self.runtime.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(query_err(context))?;
+            let mut stream = df.execute_stream().await.map_err(query_err(context))?;
+            while let Some(batch) = stream.next().await {
+                f(&batch.map_err(query_err(context))?)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Runs a query to completion.
     pub fn run(&self, sql: &str, context: &str) -> EngineResult<Vec<RecordBatch>> {
         self.runtime.block_on(async {

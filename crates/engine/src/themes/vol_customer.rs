@@ -58,9 +58,9 @@ pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec
     );
     let mut ids = Interner::default();
     let mut out: Vec<Month> = Vec::new();
-    for b in session.run(&sql, "日用电量汇总 / consumption per customer")? {
-        let rows = ids.rows(column(&b, "customer_id")?, true)?;
-        let (ds, kwh) = (days(&b, "date")?, floats(&b, "kwh")?);
+    session.for_each_batch(&sql, "日用电量汇总 / consumption per customer", |b| {
+        let rows = ids.rows(column(b, "customer_id")?, true)?;
+        let (ds, kwh) = (days(b, "date")?, floats(b, "kwh")?);
         while out.len() < ids.len() {
             out.push(Month { customer_id: ids.names[out.len()].clone(), ..Month::default() });
         }
@@ -85,7 +85,8 @@ pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec
                 m.base_sumsq += k * k;
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
