@@ -8,12 +8,13 @@ use jicha_core::tariff::{bill_differs, version_on};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
-use crate::columns::{floats, ints, text, texts};
+use crate::columns::{floats, text, texts};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
-use crate::session::{Session, date_lit};
+use crate::session::Session;
 use crate::theme::{Need, Params, Theme, Window, need};
 use crate::themes::common::{customers, tariffs};
+use crate::themes::vol_customer::{DEFAULT_BASELINE_DAYS, shared_months};
 
 /// Yuan or kWh to the cent (hundredth), undoing binary floating point.
 pub fn cents(x: f64) -> Option<Decimal> {
@@ -188,30 +189,21 @@ impl Theme for PrcKwh {
     }
 
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
-        let sql = format!(
-            "SELECT customer_id, COUNT(kwh) AS known, SUM({}) AS total
-             FROM daily_consumption WHERE date BETWEEN {} AND {} GROUP BY customer_id",
-            crate::themes::common::sql_hundredths("kwh"),
-            date_lit(w.first()),
-            date_lit(w.last())
-        );
-        // Metered kWh (hundredths) of the customers whose every day of the month is known.
-        let mut metered: HashMap<String, i64> = HashMap::new();
-        for b in session.run(&sql, "月用电量 / metered kWh of the month")? {
-            let (ids, known, total) = (text(&b, "customer_id")?, ints(&b, "known")?, ints(&b, "total")?);
-            for i in 0..b.num_rows() {
-                if known[i] == Some(w.days()) {
-                    metered.insert(ids[i].clone(), total[i].unwrap_or(0));
-                }
-            }
-        }
+        // Metered kWh (hundredths) of the customers whose every day of the month is known, from
+        // the consumption aggregate the volume themes share.
+        let months = shared_months(session, w, DEFAULT_BASELINE_DAYS)?;
+        let metered: HashMap<&str, i64> = months
+            .iter()
+            .filter(|m| m.known == w.days())
+            .map(|m| (m.customer_id.as_str(), m.total))
+            .collect();
         let tariffs = tariffs(session)?;
         let cust = customers(session)?;
         let (max_h, share) =
             ((p.get("max_kwh") * 100.0).round() as i128, crate::themes::common::milli(p.get("max_share")));
         let mut out = Vec::new();
         for bill in bills_of(session, w)? {
-            let (Some(&m), Some(kwh)) = (metered.get(&bill.customer_id), bill.kwh) else { continue };
+            let (Some(&m), Some(kwh)) = (metered.get(bill.customer_id.as_str()), bill.kwh) else { continue };
             let billed = crate::themes::common::hundredths(kwh);
             let diff = i128::from((billed - m).abs());
             if diff > max_h && diff * 1000 > share * i128::from(m).abs() {
