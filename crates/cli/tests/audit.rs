@@ -1,24 +1,7 @@
 //! `jicha audit` and `jicha themes` as a user runs them: exit codes, the jsonl keys, stable ids.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn jicha(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jicha"));
-    c.arg("--data").arg(data).arg("--quiet");
-    c
-}
-
-fn fixtures() -> PathBuf {
-    // Read when the test runs, not when it is compiled: checkouts sharing one target dir
-    // (CI clones beside the work tree) would otherwise see another checkout's path.
-    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()))
-        .join("../../tests/fixtures")
-}
-
-fn run(c: &mut Command) -> Output {
-    c.output().expect("jicha runs")
-}
+mod common;
+use common::{fixtures, jicha, run};
 
 #[test]
 fn bad_input_exits_2() {

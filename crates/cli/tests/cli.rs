@@ -1,25 +1,11 @@
 //! The `jicha` binary as a user runs it: exit codes, messages, status, and an import killed
 //! with SIGKILL at random points.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn jicha(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_jicha"));
-    c.arg("--data").arg(data).arg("--quiet");
-    c
-}
-
-fn fixtures() -> PathBuf {
-    // Read when the test runs, not when it is compiled: checkouts sharing one target dir
-    // (CI clones beside the work tree) would otherwise see another checkout's path.
-    PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into()))
-        .join("../../tests/fixtures")
-}
-
-fn run(c: &mut Command) -> Output {
-    c.output().expect("jicha runs")
-}
+mod common;
+use common::{fixtures, jicha, run};
 
 fn status_json(data: &Path) -> serde_json::Value {
     let out = run(jicha(data).args(["status", "--format", "json"]));

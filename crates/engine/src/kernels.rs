@@ -8,7 +8,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
-use crate::columns::{days, floats, text};
+use crate::columns::{days, floats};
 use crate::error::{EngineError, EngineResult};
 use crate::session::{Session, date_lit};
 use crate::themes::common::{customers, hundredths};
@@ -145,6 +145,15 @@ impl Registers {
         let v = self.total[m * self.days + k as usize];
         (v != NONE).then_some(v)
     }
+
+    /// The days of `first..=last` on which meter `m`'s register is below the day before's
+    /// (both collected), with the two registers: a register running backwards.
+    pub fn reversals(&self, m: usize, first: i32, last: i32) -> impl Iterator<Item = (i32, i64, i64)> + '_ {
+        (first..=last).filter_map(move |d| match (self.get(m, d - 1), self.get(m, d)) {
+            (Some(before), Some(now)) if now < before => Some((d, before, now)),
+            _ => None,
+        })
+    }
 }
 
 /// The registers of `first..=last`, shared by the themes of a session.
@@ -232,18 +241,13 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
         let mut cust = Interner::default();
         let mut cust_area: Vec<(u32, Option<i32>, Option<i32>)> = Vec::new();
         let mut active = vec![0u32; areas.len() * n];
-        let sql = "SELECT customer_id, tq_id FROM customers WHERE tq_id IS NOT NULL";
-        for b in session.run(sql, "台区用户 / areas' customers")? {
-            let (ids, tqs) = (text(&b, "customer_id")?, text(&b, "tq_id")?);
-            for i in 0..b.num_rows() {
-                let (Some(a), Some(c)) = (areas.get(&tqs[i]), all.get(&ids[i])) else { continue };
-                cust.intern(&ids[i]);
-                cust_area.push((a, c.opened_on, c.closed_on));
-                for k in 0..n {
-                    let d = first + k as i32;
-                    if c.opened_on.is_some_and(|o| o <= d) && c.closed_on.is_none_or(|x| d < x) {
-                        active[a as usize * n + k] += 1;
-                    }
+        for (id, c) in all.iter() {
+            let Some(a) = c.tq_id.as_deref().and_then(|t| areas.get(t)) else { continue };
+            cust.intern(id);
+            cust_area.push((a, c.opened_on, c.closed_on));
+            for k in 0..n {
+                if c.active_on(first + k as i32) {
+                    active[a as usize * n + k] += 1;
                 }
             }
         }

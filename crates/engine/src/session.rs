@@ -28,15 +28,16 @@ use crate::error::{EngineError, EngineResult, query_err};
 
 /// The derived view of each transformer area's day: its supply, the consumption of its customers
 /// active that day, and whether the day is valid (a supply figure and every such customer's
-/// consumption known). `{filter}` narrows supply and consumption to the audited days.
+/// consumption known). The loss themes compute the same in one pass (`kernels::area_days`); the
+/// view is for custom themes.
 const TQ_DAILY_SQL: &str = "
 SELECT s.point_id AS tq_id, s.date AS date, s.kwh AS supply_kwh,
        SUM(CASE WHEN c.customer_id IS NOT NULL THEN dc.kwh END) AS consumption_kwh,
        COUNT(c.customer_id) = COUNT(dc.kwh) AS valid
-FROM (SELECT point_id, date, kwh FROM supply WHERE point_type = 'tq' {filter}) s
+FROM (SELECT point_id, date, kwh FROM supply WHERE point_type = 'tq') s
 LEFT JOIN customers c
   ON c.tq_id = s.point_id AND c.opened_on <= s.date AND (c.closed_on IS NULL OR s.date < c.closed_on)
-LEFT JOIN (SELECT customer_id, date, kwh FROM daily_consumption WHERE TRUE {filter}) dc
+LEFT JOIN daily_consumption dc
   ON dc.customer_id = c.customer_id AND dc.date = s.date
 GROUP BY s.point_id, s.date, s.kwh";
 
@@ -176,7 +177,7 @@ impl Session {
             }
         }
         if tables.contains(&"tq_daily") && !self.presence.contains_key("tq_daily") {
-            let sql = format!("CREATE VIEW tq_daily AS {}", TQ_DAILY_SQL.replace("{filter}", ""));
+            let sql = format!("CREATE VIEW tq_daily AS {TQ_DAILY_SQL}");
             self.run(&sql, "tq_daily")?;
             let (s, c) = (&self.presence["supply"], &self.presence["customers"]);
             let mut p = Presence { rows: s.rows.min(c.rows.max(1)), columns: BTreeSet::new() };
@@ -188,12 +189,6 @@ impl Session {
             self.presence.insert("tq_daily".to_string(), p);
         }
         Ok(())
-    }
-
-    /// The `tq_daily` query narrowed to days `first..=last` (the filters reach the Parquet scans).
-    pub fn tq_daily_between(first: i32, last: i32) -> String {
-        let filter = format!("AND date BETWEEN {} AND {}", date_lit(first), date_lit(last));
-        TQ_DAILY_SQL.replace("{filter}", &filter)
     }
 
     /// Why a table or its columns cannot feed a theme, or `None` when they can. A column counts as

@@ -54,6 +54,10 @@ pub struct Customer {
     pub closed_on: Option<i32>,
     /// 电价码.
     pub tariff_code: String,
+    /// 台区编号.
+    pub tq_id: Option<String>,
+    /// 线路编号.
+    pub feeder_id: Option<String>,
     /// 合同容量.
     pub contract_kva: Option<f64>,
     /// 用电类别.
@@ -68,6 +72,12 @@ impl Customer {
             && self.opened_on.is_some_and(|o| o <= w.first())
             && self.closed_on.is_none_or(|c| c > w.last())
     }
+
+    /// Active on day d (loss themes, customers affected by an outage): opened_on <= d and not yet
+    /// closed, whatever the status.
+    pub fn active_on(&self, d: i32) -> bool {
+        self.opened_on.is_some_and(|o| o <= d) && self.closed_on.is_none_or(|c| d < c)
+    }
 }
 
 /// Every customer by id (shared by the themes of a session).
@@ -76,13 +86,14 @@ pub fn customers(session: &Session) -> EngineResult<Arc<HashMap<String, Customer
 }
 
 fn read_customers(session: &Session) -> EngineResult<HashMap<String, Customer>> {
-    let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, contract_kva, category FROM customers";
+    let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, tq_id, feeder_id, contract_kva, category FROM customers";
     let mut out = HashMap::new();
     for b in session.run(sql, "customers")? {
         let (id, st, status) = (text(&b, "customer_id")?, text(&b, "station_id")?, text(&b, "status")?);
         let (opened, closed) = (days(&b, "opened_on")?, days(&b, "closed_on")?);
         let (tariff, kva, cat) =
             (text(&b, "tariff_code")?, floats(&b, "contract_kva")?, text(&b, "category")?);
+        let (tq, fd) = (texts(&b, "tq_id")?, texts(&b, "feeder_id")?);
         for i in 0..b.num_rows() {
             out.insert(
                 id[i].clone(),
@@ -92,6 +103,8 @@ fn read_customers(session: &Session) -> EngineResult<HashMap<String, Customer>> 
                     opened_on: opened[i],
                     closed_on: closed[i],
                     tariff_code: tariff[i].clone(),
+                    tq_id: tq[i].clone(),
+                    feeder_id: fd[i].clone(),
                     contract_kva: kva[i],
                     category: cat[i].clone(),
                 },
@@ -213,6 +226,18 @@ pub fn areas(session: &Session) -> EngineResult<Arc<HashMap<String, (String, Str
             for i in 0..b.num_rows() {
                 out.insert(id[i].clone(), (f[i].clone(), st[i].clone()));
             }
+        }
+        Ok(out)
+    })
+}
+
+/// Every feeder's station by feeder id, shared by the themes of a session.
+pub fn feeders(session: &Session) -> EngineResult<Arc<HashMap<String, String>>> {
+    session.memo("feeders", || {
+        let mut out = HashMap::new();
+        for b in session.run("SELECT feeder_id, station_id FROM feeders", "线路 / feeders")? {
+            let (id, st) = (text(&b, "feeder_id")?, text(&b, "station_id")?);
+            out.extend(id.into_iter().zip(st));
         }
         Ok(out)
     })

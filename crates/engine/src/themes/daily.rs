@@ -9,8 +9,7 @@ use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::session::{Session, date_lit};
 use crate::theme::{Param, Params, Theme, Window, need};
-use crate::themes::common::areas;
-use crate::themes::common::{customers, milli, price_on, sql_hundredths, tariffs};
+use crate::themes::common::{areas, customers, feeders, milli, price_on, sql_hundredths, tariffs};
 
 /// One station's supply on a day: the sum of its transformer areas and of its feeders that
 /// have no transformer area, kWh in hundredths, with how many metering points reported.
@@ -27,15 +26,13 @@ pub fn station_supply(session: &Session, on: &[i32]) -> EngineResult<BTreeMap<(S
     let all_areas = areas(session)?;
     let feeders_with_areas: HashSet<&str> =
         all_areas.values().map(|(f, _)| f.as_str()).filter(|f| !f.is_empty()).collect();
-    let mut feeder_station: HashMap<String, String> = HashMap::new();
-    for b in session.run("SELECT feeder_id, station_id FROM feeders", "线路 / feeders")? {
-        let (id, st) = (text(&b, "feeder_id")?, text(&b, "station_id")?);
-        for i in 0..b.num_rows() {
-            if !feeders_with_areas.contains(id[i].as_str()) {
-                feeder_station.insert(id[i].clone(), st[i].clone());
-            }
-        }
-    }
+    let all_feeders = feeders(session)?;
+    // A station's own feeders: those without a transformer area (the areas count themselves).
+    let feeder_station: HashMap<&str, &String> = all_feeders
+        .iter()
+        .filter(|(f, _)| !feeders_with_areas.contains(f.as_str()))
+        .map(|(f, s)| (f.as_str(), s))
+        .collect();
     let list: Vec<String> = on.iter().map(|d| date_lit(*d)).collect();
     let sql = format!(
         "SELECT point_type, point_id, date, {} AS supply FROM supply
@@ -50,7 +47,7 @@ pub fn station_supply(session: &Session, on: &[i32]) -> EngineResult<BTreeMap<(S
         for i in 0..b.num_rows() {
             let station = match ty[i].as_str() {
                 "tq" => all_areas.get(&id[i]).map(|a| &a.1),
-                "feeder" => feeder_station.get(&id[i]),
+                "feeder" => feeder_station.get(id[i].as_str()).copied(),
                 _ => None,
             };
             if let (Some(st), Some(day), Some(s)) = (station, day[i], s[i]) {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use crate::columns::text;
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::kernels::area_days;
@@ -56,19 +55,15 @@ pub const AREA_LOOKBACK_DAYS: i32 = 30;
 fn area_prices(session: &Session, w: &Window) -> EngineResult<HashMap<String, f64>> {
     let tariffs = tariffs(session)?;
     let cust = customers(session)?;
-    let sql = "SELECT customer_id, tq_id FROM customers WHERE tq_id IS NOT NULL";
-    let mut sums: HashMap<String, (f64, f64)> = HashMap::new();
-    for b in session.run(sql, "台区用户 / areas' customers")? {
-        let (ids, tqs) = (text(&b, "customer_id")?, text(&b, "tq_id")?);
-        for (id, tq) in ids.iter().zip(tqs) {
-            if let Some(p) = cust.get(id).and_then(|c| price_on(&tariffs, &c.tariff_code, w)) {
-                let e = sums.entry(tq).or_default();
-                e.0 += p;
-                e.1 += 1.0;
-            }
+    let mut sums: HashMap<&str, (f64, f64)> = HashMap::new();
+    for c in cust.values() {
+        if let (Some(tq), Some(p)) = (&c.tq_id, price_on(&tariffs, &c.tariff_code, w)) {
+            let e = sums.entry(tq).or_default();
+            e.0 += p;
+            e.1 += 1.0;
         }
     }
-    Ok(sums.into_iter().map(|(k, (s, n))| (k, s / n)).collect())
+    Ok(sums.into_iter().map(|(k, (s, n))| (k.to_string(), s / n)).collect())
 }
 
 const NEEDS: &[crate::theme::Need] = &[

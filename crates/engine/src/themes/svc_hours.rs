@@ -12,17 +12,14 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, Weekday};
 use jicha_core::calendar::from_epoch_days;
 
-use crate::columns::{days, floats, seconds, text, texts};
+use crate::columns::{floats, seconds, text};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::session::Session;
 use crate::theme::{KeyedParam, Params, Theme, Window, need};
-use crate::themes::common::areas;
+use crate::themes::common::{Customer, areas, customers, feeders};
 
 const DAY: i64 = 86_400;
-
-/// A customer's opened_on and closed_on.
-type Span = (Option<i32>, Option<i32>);
 
 /// 停电时户数超控.
 pub struct SvcHours;
@@ -33,11 +30,6 @@ pub fn weeks_of(w: &Window) -> Vec<i32> {
         .filter(|&d| from_epoch_days(d).weekday() == Weekday::Thu)
         .map(|thu| thu - 3)
         .collect()
-}
-
-/// Days active on `d`: opened_on <= d < closed_on.
-fn active(opened: Option<i32>, closed: Option<i32>, d: i32) -> bool {
-    opened.is_some_and(|o| o <= d) && closed.is_none_or(|c| d < c)
 }
 
 impl Theme for SvcHours {
@@ -77,13 +69,7 @@ impl Theme for SvcHours {
         let as_of = i64::from(w.as_of_day()) * DAY;
 
         let area_station = areas(session)?;
-        let mut feeder_station: HashMap<String, String> = HashMap::new();
-        for b in session.run("SELECT feeder_id, station_id FROM feeders", "线路 / feeders")? {
-            let (id, st) = (text(&b, "feeder_id")?, text(&b, "station_id")?);
-            for i in 0..b.num_rows() {
-                feeder_station.insert(id[i].clone(), st[i].clone());
-            }
-        }
+        let feeder_station = feeders(session)?;
 
         let sql = format!(
             "SELECT scope_type, scope_id, start_at, end_at, customers_affected FROM outages
@@ -95,26 +81,22 @@ impl Theme for SvcHours {
             return Ok(Vec::new());
         }
         // Customers per scope, only when an outage lacks its count.
-        let mut by_scope: HashMap<(bool, String), Vec<Span>> = HashMap::new();
+        let mut by_scope: HashMap<(bool, &str), Vec<&Customer>> = HashMap::new();
         let needs_count = outages
             .iter()
             .any(|b| b.column_by_name("customers_affected").is_some_and(|c| c.null_count() > 0));
+        let all = customers(session)?;
         if needs_count {
-            let sql = "SELECT tq_id, feeder_id, opened_on, closed_on FROM customers";
-            for b in session.run(sql, "用户 / customers")? {
-                let (tq, fd) = (texts(&b, "tq_id")?, texts(&b, "feeder_id")?);
-                let (o, c) = (days(&b, "opened_on")?, days(&b, "closed_on")?);
-                for i in 0..b.num_rows() {
-                    let span = (o[i], c[i]);
-                    if let Some(t) = &tq[i] {
-                        by_scope.entry((true, t.clone())).or_default().push(span);
-                    }
-                    let feeder = fd[i]
-                        .clone()
-                        .or_else(|| tq[i].as_ref().and_then(|t| area_station.get(t)).map(|a| a.0.clone()));
-                    if let Some(f) = feeder {
-                        by_scope.entry((false, f)).or_default().push(span);
-                    }
+            for c in all.values() {
+                if let Some(t) = &c.tq_id {
+                    by_scope.entry((true, t)).or_default().push(c);
+                }
+                let feeder = c
+                    .feeder_id
+                    .as_deref()
+                    .or_else(|| c.tq_id.as_ref().and_then(|t| area_station.get(t)).map(|a| a.0.as_str()));
+                if let Some(f) = feeder {
+                    by_scope.entry((false, f)).or_default().push(c);
                 }
             }
         }
@@ -137,8 +119,8 @@ impl Theme for SvcHours {
                 let day = s.div_euclid(DAY) as i32;
                 let n = affected[i].unwrap_or_else(|| {
                     by_scope
-                        .get(&(is_tq, id[i].clone()))
-                        .map_or(0.0, |v| v.iter().filter(|(o, c)| active(*o, *c, day)).count() as f64)
+                        .get(&(is_tq, id[i].as_str()))
+                        .map_or(0.0, |v| v.iter().filter(|c| c.active_on(day)).count() as f64)
                 });
                 let e = end[i].unwrap_or(as_of).min(as_of.max(s));
                 let monday = day - from_epoch_days(day).weekday().num_days_from_monday() as i32;

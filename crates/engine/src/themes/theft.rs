@@ -184,9 +184,7 @@ pub fn reversals(session: &Session, w: &Window) -> EngineResult<HashMap<String, 
     let reg = registers(session, w.first() - 1, w.last())?;
     let mut out = HashMap::new();
     for (i, id) in reg.meters.names.iter().enumerate() {
-        let n = (w.first()..=w.last())
-            .filter(|&d| matches!((reg.get(i, d - 1), reg.get(i, d)), (Some(p), Some(t)) if t < p))
-            .count() as i64;
+        let n = reg.reversals(i, w.first(), w.last()).count() as i64;
         if n > 0 {
             out.insert(id.clone(), n);
         }
@@ -224,18 +222,6 @@ impl LossTheft {
                 }
             }
         }
-        let tq_of = session.memo("customer_tq", || {
-            let mut m: HashMap<String, String> = HashMap::new();
-            for b in
-                session.run("SELECT customer_id, tq_id FROM customers WHERE tq_id IS NOT NULL", "台区用户")?
-            {
-                let (c, t) = (text(&b, "customer_id")?, text(&b, "tq_id")?);
-                for i in 0..b.num_rows() {
-                    m.insert(c[i].clone(), t[i].clone());
-                }
-            }
-            Ok(m)
-        })?;
         let cv = |n: i64, total: i64, sumsq: f64| {
             if n < 2 || total <= 0 {
                 return None;
@@ -250,7 +236,7 @@ impl LossTheft {
             if !cust.get(&m.customer_id).is_some_and(|c| c.active_through(w)) || m.known == 0 {
                 continue;
             }
-            let tq = tq_of.get(&m.customer_id);
+            let tq = cust.get(&m.customer_id).and_then(|c| c.tq_id.as_ref());
             let f = Features {
                 days: w.days(),
                 known: m.known,
@@ -276,7 +262,7 @@ impl LossTheft {
         // Each area's median ratio of its customers with a baseline.
         let mut ratios: HashMap<&str, Vec<f64>> = HashMap::new();
         for (id, f) in &out {
-            if let Some(t) = tq_of.get(id)
+            if let Some(t) = cust.get(id).and_then(|c| c.tq_id.as_ref())
                 && f.base_known >= 30
                 && f.base_mean >= 1.0
             {
@@ -291,8 +277,10 @@ impl LossTheft {
                 (t, v[v.len() / 2])
             })
             .collect();
-        let peer: Vec<Option<f64>> =
-            out.iter().map(|(id, _)| tq_of.get(id).and_then(|t| median.get(t.as_str()).copied())).collect();
+        let peer: Vec<Option<f64>> = out
+            .iter()
+            .map(|(id, _)| cust.get(id).and_then(|c| c.tq_id.as_deref()).and_then(|t| median.get(t).copied()))
+            .collect();
         for ((_, f), p) in out.iter_mut().zip(peer) {
             f.peer_ratio = p;
         }

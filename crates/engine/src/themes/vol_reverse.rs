@@ -23,11 +23,7 @@ impl Theme for VolReverse {
         let all = meters(session)?;
         let mut out: Vec<Finding> = Vec::new();
         for (i, id) in reg.meters.names.iter().enumerate() {
-            for d in w.first()..=w.last() {
-                let (Some(pt), Some(t)) = (reg.get(i, d - 1), reg.get(i, d)) else { continue };
-                if t >= pt {
-                    continue;
-                }
+            for (d, pt, t) in reg.reversals(i, w.first(), w.last()) {
                 let Some(m) = all.get(id).filter(|m| m.in_service(d - 1) && m.in_service(d)) else {
                     continue;
                 };
