@@ -3,6 +3,7 @@
 
 mod audit;
 mod progress;
+mod theft;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -80,6 +81,11 @@ enum Command {
         date: String,
         #[command(flatten)]
         run: RunArgs,
+    },
+    /// 窃电嫌疑模型：训练、评分、评估 / the theft model: train, score, evaluate
+    Theft {
+        #[command(subcommand)]
+        command: theft::TheftCommand,
     },
     /// 显示已存数据 / show what is stored
     Status {
@@ -196,6 +202,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let scope = audit::Scope::Day { date: &date };
             audit::audit(&dir, scope, &run.themes, run.format.engine(), run.out.as_deref(), cli.quiet)
         }
+        Command::Theft { command } => theft::run(&dir, command, cli.quiet),
         Command::Status { format } => match Status::read(&dir) {
             Ok(status) => {
                 match format {

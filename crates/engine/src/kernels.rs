@@ -284,3 +284,69 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
         Ok(AreaDays { first, days: n, areas, cells })
     })
 }
+
+/// Each customer's daily kWh over days `first..=last` (NaN = no reading), one row per customer in
+/// the order they are first met: what the theft model reads.
+#[derive(Debug)]
+pub struct DailySeries {
+    /// The customers, by row.
+    pub customers: Interner,
+    /// The first day.
+    pub first: i32,
+    /// Days per row.
+    pub days: usize,
+    /// Row-major values.
+    pub values: Vec<f32>,
+    /// The earliest day with any reading.
+    pub min_day: Option<i32>,
+}
+
+impl DailySeries {
+    /// Whether the stored data reaches back to the window's first day (a store that starts
+    /// later leaves the window's early days empty for everyone: not missing readings).
+    pub fn covers_window(&self) -> bool {
+        self.min_day.is_some_and(|d| d <= self.first)
+    }
+
+    /// Customer `c`'s days.
+    pub fn row(&self, c: usize) -> &[f32] {
+        &self.values[c * self.days..(c + 1) * self.days]
+    }
+}
+
+/// The daily series of every customer with consumption in `first..=last`, shared through the
+/// session's memo.
+pub fn daily_series(session: &Session, first: i32, last: i32) -> EngineResult<Arc<DailySeries>> {
+    session.memo(&format!("series/{first}/{last}"), || {
+        let sql = format!(
+            "SELECT customer_id, date, kwh FROM daily_consumption WHERE date BETWEEN {} AND {}",
+            date_lit(first),
+            date_lit(last)
+        );
+        let width = (last - first + 1).max(0) as usize;
+        // The store's first day of consumption, before the window or in it.
+        let min_sql = "SELECT MIN(date) AS first_day FROM daily_consumption";
+        let mut min_day = None;
+        for b in session.run(min_sql, "日用电量起始日 / first day of consumption")? {
+            min_day = min_day.or(days(&b, "first_day")?.first().copied().flatten());
+        }
+        let mut s =
+            DailySeries { customers: Interner::default(), first, days: width, values: Vec::new(), min_day };
+        session.for_each_batch(&sql, "日用电量序列 / daily series", |b| {
+            let rows = s.customers.rows(column(b, "customer_id")?, true)?;
+            let (ds, kwh) = (days(b, "date")?, floats(b, "kwh")?);
+            if s.values.len() < s.customers.len() * width {
+                s.values.resize(s.customers.len() * width, f32::NAN);
+            }
+            for i in 0..b.num_rows() {
+                let (Some(c), Some(d), Some(k)) = (rows[i], ds[i], kwh[i]) else { continue };
+                if d >= first && d <= last {
+                    s.values[c as usize * width + (d - first) as usize] = k as f32;
+                }
+            }
+            Ok(())
+        })?;
+        s.values.resize(s.customers.len() * width, f32::NAN);
+        Ok(s)
+    })
+}

@@ -12,6 +12,7 @@ pub mod finding;
 pub mod kernels;
 pub mod session;
 pub mod store;
+pub mod theft;
 pub mod theme;
 pub mod themes;
 

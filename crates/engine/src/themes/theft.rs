@@ -17,136 +17,13 @@ use std::collections::HashMap;
 use crate::columns::text;
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
-use crate::kernels::{AreaDays, area_days, registers};
+use crate::kernels::{AreaDays, DailySeries, area_days, registers};
 use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
 use crate::themes::common::{customers, meters, price_on, tariffs};
 use crate::themes::loss_tq::AREA_LOOKBACK_DAYS;
 use crate::themes::vol_customer::{DEFAULT_BASELINE_DAYS, shared_months};
-
-/// What the scorer sees of one customer in one period.
-#[derive(Debug, Clone, Default)]
-pub struct Features {
-    /// Days of the period.
-    pub days: i64,
-    /// Known days in the period, and their daily mean, kWh.
-    pub known: i64,
-    /// Period daily mean, kWh.
-    pub mean: f64,
-    /// Known baseline days.
-    pub base_known: i64,
-    /// Baseline daily mean, kWh.
-    pub base_mean: f64,
-    /// Daily mean of the period's last 7 days (a drop late in the month), kWh.
-    pub tail_mean: Option<f64>,
-    /// The median ratio (period mean / baseline mean) of the customers of its transformer area
-    /// (at least 5 with a baseline): what the season did to everyone.
-    pub peer_ratio: Option<f64>,
-    /// Zero days in the period.
-    pub zero_days: i64,
-    /// Coefficient of variation of the period's days (None when the mean is 0).
-    pub cv: Option<f64>,
-    /// Coefficient of variation of the baseline's days.
-    pub base_cv: Option<f64>,
-    /// Register reversals in the period (over the customer's meters).
-    pub reversals: i64,
-    /// The area's loss rate over the period's valid days, and over the 30 days before.
-    pub area_loss: Option<f64>,
-    /// The area's loss rate before the period.
-    pub area_base_loss: Option<f64>,
-    /// The area's supply over the period's valid days, kWh.
-    pub area_supply: f64,
-}
-
-impl Features {
-    /// kWh the customer stopped registering against its baseline over its known days.
-    pub fn lost_kwh(&self) -> f64 {
-        ((self.base_mean - self.mean) * self.known as f64).max(0.0)
-    }
-}
-
-/// A score with the contribution of each signal (they add up to the score).
-#[derive(Debug, Clone)]
-pub struct Scored {
-    /// 0..=1.
-    pub score: f64,
-    /// Signal name and its weighted contribution.
-    pub contributions: Vec<(&'static str, f64)>,
-}
-
-/// Turns features into a suspicion score: the replaceable part of LOSS-THEFT.
-pub trait Scorer: Send + Sync {
-    /// The scorer's name and version, kept in the evidence.
-    fn name(&self) -> &'static str;
-    /// The score of one customer.
-    fn score(&self, f: &Features) -> Scored;
-}
-
-/// The first, hand-weighted scorer: each signal in 0..=1 times its weight.
-pub struct RuleScorer;
-
-/// The signals and their weights (sum 1).
-pub const RULE_WEIGHTS: [(&str, f64); 6] = [
-    ("drop", 0.40),
-    ("area_loss", 0.30),
-    ("zero_days", 0.10),
-    ("variation", 0.05),
-    ("reversals", 0.10),
-    ("missing", 0.05),
-];
-
-fn clamp01(x: f64) -> f64 {
-    if x.is_finite() { x.clamp(0.0, 1.0) } else { 0.0 }
-}
-
-impl RuleScorer {
-    /// Each signal in 0..=1, in the order of [`RULE_WEIGHTS`].
-    pub fn signals(f: &Features) -> [f64; 6] {
-        let has_base = f.base_known >= 30 && f.base_mean >= 1.0;
-        // The month's mean, or its last week's when lower (a theft starting late in the month),
-        // against the baseline: 0 at a 20% drop, 1 at a 70% drop.
-        // Relative to its area's customers when they fell, so that a season's fall is nobody's
-        // drop (a season's rise does not make a steady customer suspect).
-        let low = f.tail_mean.map_or(f.mean, |t| t.min(f.mean));
-        let peers = f.peer_ratio.filter(|r| *r > 0.0).unwrap_or(1.0).min(1.0);
-        let ratio = if has_base { low / f.base_mean / peers } else { 1.0 };
-        let drop = if has_base && f.known > 0 { clamp01((1.0 - ratio - 0.2) / 0.5) } else { 0.0 };
-        // The area's loss rose by about the energy the customer stopped registering: the closer
-        // the two amounts, the stronger the signal.
-        let area = match (f.area_loss, f.area_base_loss) {
-            (Some(now), Some(before)) if now - before > 0.0005 && f.area_supply > 0.0 && drop > 0.0 => {
-                let (extra, lost) = ((now - before) * f.area_supply, f.lost_kwh());
-                if lost > 0.0 { clamp01(lost.min(extra) / lost.max(extra)) } else { 0.0 }
-            }
-            _ => 0.0,
-        };
-        let zero = if has_base && f.known > 0 { f.zero_days as f64 / f.known as f64 } else { 0.0 };
-        let variation = match (f.cv, f.base_cv) {
-            (Some(a), Some(b)) if has_base && a > 0.0 && b > 0.0 => clamp01((a / b).ln().abs() / 3f64.ln()),
-            _ => 0.0,
-        };
-        let reversals = clamp01(f.reversals as f64 / 3.0);
-        let missing = if has_base && f.days > 0 {
-            clamp01((1.0 - f.known as f64 / f.days as f64 - 0.2) / 0.6)
-        } else {
-            0.0
-        };
-        [drop, area, zero, variation, reversals, missing]
-    }
-}
-
-impl Scorer for RuleScorer {
-    fn name(&self) -> &'static str {
-        "rules-v1"
-    }
-
-    fn score(&self, f: &Features) -> Scored {
-        let s = RuleScorer::signals(f);
-        let contributions: Vec<(&'static str, f64)> =
-            RULE_WEIGHTS.iter().zip(s).map(|((name, w), x)| (*name, w * x)).collect();
-        Scored { score: contributions.iter().map(|c| c.1).sum(), contributions }
-    }
-}
+pub use jicha_theft::{Features, Model, RuleScorer, Scored, Scorer};
 
 /// 窃电嫌疑.
 pub struct LossTheft;
@@ -159,7 +36,36 @@ const PARAMS: &[Param] = &[
     },
     Param { name: "threshold", default: 0.5, doc: "评分达到即触发 / a score at least this fires" },
     Param { name: "min_score", default: 0.15, doc: "触发的最低评分 / no finding below this score" },
+    Param {
+        name: "prevalence",
+        default: 0.01,
+        doc: "预计窃电用户占比，用于校准概率 / expected share of customers who steal, for the calibrated probability",
+    },
+    Param {
+        name: "probability",
+        default: 0.5,
+        doc: "模型校准概率达到即触发 / a calibrated model probability at least this fires",
+    },
+    Param {
+        name: "model_min_days",
+        default: 60.0,
+        doc: "模型评分所需的最少有读数天数，不足时只用规则评分 / days with a reading the model needs; fewer: rules only",
+    },
 ];
+
+/// One customer's scores: the final score (the higher of the rule score and the model's
+/// calibrated probability, both with the area balance), the rule score, and the model's
+/// (None where the model could not score).
+#[derive(Debug, Clone)]
+pub struct Suspicion {
+    /// The score the run ranks by, 0..=1.
+    pub score: f64,
+    /// The rule score and its signals.
+    pub rules: Scored,
+    /// The model's score and calibrated probability, both with the area balance, and the row of
+    /// the customer's series.
+    pub model: Option<(f64, f64, usize)>,
+}
 
 /// Each area's loss over days `from..=to` of the shared area matrix: supply and consumption of
 /// valid days, kWh in hundredths.
@@ -287,23 +193,58 @@ impl LossTheft {
         Ok(out)
     }
 
-    /// Scores every customer and picks the suspects by the parameters.
-    pub fn suspects(
-        scorer: &dyn Scorer,
+    /// Scores every customer: the rule score, and the model's where the stored data covers the
+    /// year and the customer has enough days with a reading in it; the area balance adds to the
+    /// model's score, `model + (1 - model) * area / 2`, and likewise to its calibrated
+    /// probability. The run ranks by the higher of the rule score and that probability.
+    pub fn score(
         features: &[(String, Features)],
+        series: &DailySeries,
+        model_scores: Option<&[f64]>,
+        model: &Model,
         p: &Params,
-    ) -> Vec<(usize, Scored)> {
-        let mut scored: Vec<(usize, Scored)> =
-            features.iter().enumerate().map(|(i, (_, f))| (i, scorer.score(f))).collect();
-        scored.sort_by(|a, b| b.1.score.total_cmp(&a.1.score).then(features[a.0].0.cmp(&features[b.0].0)));
+    ) -> Vec<Suspicion> {
+        let min_days = p.get("model_min_days").max(0.0) as usize;
+        features
+            .iter()
+            .map(|(id, f)| {
+                let rules = RuleScorer.score(f);
+                let area = RuleScorer::signals(f)[1];
+                let model = model_scores
+                    .and_then(|_| series.customers.get(id))
+                    .map(|r| r as usize)
+                    .filter(|r| series.row(*r).iter().filter(|v| v.is_finite()).count() >= min_days)
+                    .map(|r| {
+                        let add = |x: f64| x + (1.0 - x) * area / 2.0;
+                        let m = model_scores.map_or(0.0, |s| s[r]);
+                        (add(m), add(model.probability(m, Some(p.get("prevalence")))), r)
+                    });
+                // On one scale: the rule score and the model's calibrated probability.
+                let score = model.map_or(rules.score, |(_, prob, _)| prob.max(rules.score));
+                Suspicion { score, rules, model }
+            })
+            .collect()
+    }
+
+    /// Picks the suspects: in the top `top_share` of the run, or a rule score at least
+    /// `threshold`, or a model probability at least `probability`; never below `min_score`.
+    pub fn suspects(features: &[(String, Features)], scored: &[Suspicion], p: &Params) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..scored.len()).collect();
+        order.sort_by(|a, b| {
+            scored[*b].score.total_cmp(&scored[*a].score).then(features[*a].0.cmp(&features[*b].0))
+        });
         let top = (p.get("top_share") * scored.len() as f64).ceil() as usize;
-        scored
+        order
             .into_iter()
             .enumerate()
-            .filter(|(rank, (_, s))| {
-                s.score >= p.get("min_score") && (*rank < top || s.score >= p.get("threshold"))
+            .filter(|(rank, i)| {
+                let s = &scored[*i];
+                s.score >= p.get("min_score")
+                    && (*rank < top
+                        || s.rules.score >= p.get("threshold")
+                        || s.model.is_some_and(|(_, prob, _)| prob >= p.get("probability")))
             })
-            .map(|(_, x)| x)
+            .map(|(_, i)| i)
             .collect()
     }
 }
@@ -324,15 +265,37 @@ impl Theme for LossTheft {
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let with_readings = session.has_rows("readings") && session.has_rows("meters");
         let features = LossTheft::features(session, w, with_readings)?;
-        let scorer = RuleScorer;
+        let model = Model::builtin();
+        let (series, model_scores) = crate::theft::model_scores(session, w.last(), model)?;
+        let scored = LossTheft::score(&features, &series, model_scores.as_deref(), model, p);
+        let picked = LossTheft::suspects(&features, &scored, p);
+        let rows: Vec<usize> = picked.iter().filter_map(|i| scored[*i].model.map(|m| m.2)).collect();
+        let mut explained = crate::theft::explain(&series, &rows, model).into_iter();
         let (cust, prices) = (customers(session)?, tariffs(session)?);
         let mut out = Vec::new();
-        for (i, s) in LossTheft::suspects(&scorer, &features, p) {
+        for i in picked {
             let (id, f) = &features[i];
+            let s = &scored[i];
             let c = cust.get(id);
-            let mut ev: Vec<(&str, serde_json::Value)> = vec![("score", num(s.score))];
-            let names: Vec<String> = s.contributions.iter().map(|(n, _)| format!("signal_{n}")).collect();
-            for (name, (_, x)) in names.iter().zip(&s.contributions) {
+            let mut ev: Vec<(&str, serde_json::Value)> =
+                vec![("score", num(s.score)), ("rule_score", num(s.rules.score))];
+            let mut names: Vec<String> =
+                s.rules.contributions.iter().map(|(n, _)| format!("signal_{n}")).collect();
+            let mut values: Vec<f64> = s.rules.contributions.iter().map(|(_, x)| *x).collect();
+            if let Some((m, prob, _)) = s.model {
+                ev.push(("model_score", num(m)));
+                ev.push(("model_probability", num(prob)));
+                // The model's strongest signals, as the feature's value under its name.
+                if let Some(e) = explained.next() {
+                    for (j, v, _) in e.signals {
+                        if v.is_finite() {
+                            names.push(format!("model_{}", jicha_theft::features::names()[j]));
+                            values.push(v);
+                        }
+                    }
+                }
+            }
+            for (name, x) in names.iter().zip(&values) {
                 ev.push((name.as_str(), num(*x)));
             }
             ev.push(("mean_kwh", num(f.mean)));

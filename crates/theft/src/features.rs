@@ -1,0 +1,448 @@
+//! Features of one customer's daily series: what an inspector looks at, as numbers. Missing
+//! readings, zero runs, the level and its spread, the year cut into twelve blocks (each block's
+//! level, missing and zero days), trend and the largest step, the week's shape and the
+//! day-to-day behaviour. A series is a window of days (NaN = no reading); the blocks are counted
+//! from its first day, so a year from January gives the calendar months.
+
+use chrono::{Datelike, Days, NaiveDate};
+
+/// Blocks the window is cut into.
+pub const BLOCKS: usize = 12;
+
+/// How a feature's value reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A share, shown as a percentage.
+    Share,
+    /// A number of days.
+    Days,
+    /// kWh per day.
+    Kwh,
+    /// A ratio, shown as a percentage of the reference.
+    Ratio,
+    /// A count.
+    Count,
+    /// A plain number.
+    Plain,
+}
+
+/// One feature: its name (stable, kept in model files), its words in Chinese and English.
+#[derive(Debug, Clone, Copy)]
+pub struct Def {
+    /// Stable name.
+    pub name: &'static str,
+    /// 中文说明.
+    pub zh: &'static str,
+    /// English description.
+    pub en: &'static str,
+    /// How the value reads.
+    pub unit: Unit,
+}
+
+const fn def(name: &'static str, zh: &'static str, en: &'static str, unit: Unit) -> Def {
+    Def { name, zh, en, unit }
+}
+
+/// The features before the blocks, in order.
+const HEAD: [Def; 22] = [
+    def("missing_share", "无读数天数占比", "share of days without a reading", Unit::Share),
+    def("leading_missing_days", "首次有读数前的天数", "days before the first reading", Unit::Days),
+    def("missing_runs", "首次读数后的缺抄段数", "gaps in the readings after the first", Unit::Count),
+    def(
+        "longest_gap_days",
+        "首次读数后最长缺抄天数",
+        "longest gap after the first reading, days",
+        Unit::Days,
+    ),
+    def("mean_kwh", "日均电量", "daily mean", Unit::Kwh),
+    def("std_kwh", "日电量标准差", "standard deviation of the days", Unit::Kwh),
+    def("cv", "日电量变异系数", "coefficient of variation of the days", Unit::Plain),
+    def("median_kwh", "日电量中位数", "median day", Unit::Kwh),
+    def("q05_kwh", "日电量 5% 分位数", "5th percentile day", Unit::Kwh),
+    def("q25_kwh", "日电量 25% 分位数", "25th percentile day", Unit::Kwh),
+    def("q75_kwh", "日电量 75% 分位数", "75th percentile day", Unit::Kwh),
+    def("q95_kwh", "日电量 95% 分位数", "95th percentile day", Unit::Kwh),
+    def("max_to_mean", "最大日电量与日均之比", "largest day against the mean", Unit::Ratio),
+    def("zero_share", "零电量天数占比", "share of days at zero", Unit::Share),
+    def("longest_zero_days", "最长连续零电量天数", "longest run of zero days", Unit::Days),
+    def("zero_runs", "零电量段数", "runs of zero days", Unit::Count),
+    def("negative_days", "负电量天数", "days below zero", Unit::Days),
+    def("low_share", "低于中位数一成的天数占比", "share of days below a tenth of the median", Unit::Share),
+    def(
+        "repeat_share",
+        "与前一日完全相同的天数占比（估抄、均摊）",
+        "share of days equal to the day before (estimated or spread readings)",
+        Unit::Share,
+    ),
+    def("integer_share", "整数读数占比", "share of whole-number days", Unit::Share),
+    def(
+        "catch_up_days",
+        "缺抄后补抄（超过中位数 1.8 倍）次数",
+        "catch-up readings after a gap (above 1.8 x median)",
+        Unit::Count,
+    ),
+    def("block_cv", "各月日均电量的变异系数", "coefficient of variation of the monthly means", Unit::Plain),
+];
+
+/// The features after the blocks, in order.
+const TAIL: [Def; 8] = [
+    def(
+        "lowest_to_highest_month",
+        "最低月与最高月日均之比",
+        "lowest month's mean against the highest",
+        Unit::Ratio,
+    ),
+    def(
+        "second_half_ratio",
+        "后半段与前半段日均之比",
+        "second half's mean against the first half's",
+        Unit::Ratio,
+    ),
+    def(
+        "trend",
+        "全年趋势（每年变化占日均比例）",
+        "trend over the year, share of the mean per year",
+        Unit::Share,
+    ),
+    def(
+        "largest_step",
+        "最大阶跃（前段日均减后段日均，占日均比例）",
+        "largest step (mean before minus mean after, share of the mean)",
+        Unit::Share,
+    ),
+    def("weekday_cv", "星期各日日均的变异系数", "variation across the days of the week", Unit::Plain),
+    def("autocorr_1", "相邻两日的相关系数", "correlation of consecutive days", Unit::Plain),
+    def("autocorr_7", "相隔一周的相关系数", "correlation of days a week apart", Unit::Plain),
+    def(
+        "day_to_day_change",
+        "日间变化幅度（占日均比例）",
+        "day-to-day change, share of the mean",
+        Unit::Share,
+    ),
+];
+
+/// Block feature kinds: level, missing share, zero share.
+const BLOCK_KINDS: [(&str, &str, &str, Unit); 3] = [
+    ("month_level", "月日均电量与全期日均之比", "month's daily mean against the whole window's", Unit::Ratio),
+    ("month_missing", "月无读数天数占比", "month's share of days without a reading", Unit::Share),
+    ("month_zero", "月零电量天数占比", "month's share of zero days", Unit::Share),
+];
+
+/// Number of features.
+pub const COUNT: usize = HEAD.len() + 3 * BLOCKS + TAIL.len();
+
+/// A feature by index: its definition and, for a block feature, the block.
+pub fn def_of(i: usize) -> (Def, Option<usize>) {
+    if i < HEAD.len() {
+        return (HEAD[i], None);
+    }
+    let j = i - HEAD.len();
+    if j < 3 * BLOCKS {
+        let (name, zh, en, unit) = BLOCK_KINDS[j / BLOCKS];
+        return (Def { name, zh, en, unit }, Some(j % BLOCKS));
+    }
+    (TAIL[j - 3 * BLOCKS], None)
+}
+
+/// The stable names of all features, in order (`month_level_01` ... for blocks).
+pub fn names() -> Vec<String> {
+    (0..COUNT)
+        .map(|i| match def_of(i) {
+            (d, Some(b)) => format!("{}_{:02}", d.name, b + 1),
+            (d, None) => d.name.to_string(),
+        })
+        .collect()
+}
+
+/// Days `[from, to)` of block `b` in a window of `n` days.
+pub fn block_range(b: usize, n: usize) -> (usize, usize) {
+    (b * n / BLOCKS, (b + 1) * n / BLOCKS)
+}
+
+/// The words for feature `i` at `value`, in Chinese and English; a block feature is named by the
+/// month its middle day falls in (window starting at `first`, `n` days long).
+pub fn words(i: usize, value: f64, first: NaiveDate, n: usize) -> (String, String) {
+    let (d, block) = def_of(i);
+    let shown = match d.unit {
+        _ if !value.is_finite() => "无 / none".to_string(),
+        Unit::Share | Unit::Ratio => format!("{:.0}%", value * 100.0),
+        Unit::Days | Unit::Count => format!("{value:.0}"),
+        Unit::Kwh => format!("{value:.1} kWh"),
+        Unit::Plain => format!("{value:.2}"),
+    };
+    let (shown_zh, shown_en) = match shown.split_once(" / ") {
+        Some((z, e)) => (z.to_string(), e.to_string()),
+        None => (shown.clone(), shown),
+    };
+    match block {
+        Some(b) => {
+            let (from, to) = block_range(b, n);
+            let mid = first + Days::new(((from + to) / 2) as u64);
+            let month = format!("{}-{:02}", mid.year(), mid.month());
+            (format!("{month} {}：{shown_zh}", d.zh), format!("{month} {}: {shown_en}", d.en))
+        }
+        None => (format!("{}：{shown_zh}", d.zh), format!("{}: {shown_en}", d.en)),
+    }
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 && a.is_finite() { a / b } else { f64::NAN }
+}
+
+fn mean_of(x: impl Iterator<Item = f64>) -> f64 {
+    let (mut s, mut n) = (0.0, 0usize);
+    for v in x {
+        s += v;
+        n += 1;
+    }
+    if n == 0 { f64::NAN } else { s / n as f64 }
+}
+
+fn correlation(x: &[f32], lag: usize) -> f64 {
+    let pairs = x.iter().zip(&x[lag.min(x.len())..]).filter(|(a, b)| a.is_finite() && b.is_finite());
+    let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (a, b) in pairs {
+        let (a, b) = (*a as f64, *b as f64);
+        n += 1.0;
+        sa += a;
+        sb += b;
+        saa += a * a;
+        sbb += b * b;
+        sab += a * b;
+    }
+    if n < 20.0 {
+        return f64::NAN;
+    }
+    let va = saa / n - (sa / n).powi(2);
+    let vb = sbb / n - (sb / n).powi(2);
+    if va <= 1e-12 || vb <= 1e-12 {
+        return f64::NAN;
+    }
+    (sab / n - sa / n * sb / n) / (va * vb).sqrt()
+}
+
+/// Runs of days where `pred` holds: (count, longest).
+fn runs(x: &[f32], pred: impl Fn(f32) -> bool) -> (usize, usize) {
+    let (mut count, mut longest, mut cur) = (0, 0, 0);
+    for &v in x {
+        if pred(v) {
+            cur += 1;
+        } else if cur > 0 {
+            count += 1;
+            longest = longest.max(cur);
+            cur = 0;
+        }
+    }
+    if cur > 0 {
+        count += 1;
+        longest = longest.max(cur);
+    }
+    (count, longest)
+}
+
+/// The features of one series (NaN = no reading), written into `out` (length [`COUNT`]); a
+/// feature that cannot be computed (too few readings) is NaN, which the model treats as missing.
+pub fn compute(x: &[f32], out: &mut [f64]) {
+    assert_eq!(out.len(), COUNT);
+    let n = x.len();
+    let present: Vec<f64> = x.iter().filter(|v| v.is_finite()).map(|v| *v as f64).collect();
+    let lead = x.iter().position(|v| v.is_finite()).unwrap_or(n);
+    let (gaps, longest_gap) = runs(&x[lead..], |v| v.is_nan());
+    let values = if present.is_empty() { vec![0.0] } else { present };
+    let m = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / m;
+    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = quantile(&sorted, 0.5);
+    let (zero_runs, longest_zero) = runs(x, |v| v == 0.0);
+    let mut catch_up = 0;
+    for i in 1..n {
+        if x[i - 1].is_nan() && x[i].is_finite() && median > 0.0 && (x[i] as f64) > 1.8 * median {
+            catch_up += 1;
+        }
+    }
+    let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
+    for w in x.windows(2) {
+        if w[0].is_finite() && w[1].is_finite() {
+            pairs += 1;
+            repeats += usize::from(w[0] == w[1]);
+            change += (w[1] as f64 - w[0] as f64).abs();
+        }
+    }
+    let mut block_means = [f64::NAN; BLOCKS];
+    let mut o = 0;
+    let mut put = |v: f64| {
+        out[o] = v;
+        o += 1;
+    };
+    put(x.iter().filter(|v| v.is_nan()).count() as f64 / n.max(1) as f64);
+    put(lead as f64);
+    put(gaps as f64);
+    put(longest_gap as f64);
+    put(mean);
+    put(std);
+    put(if mean > 0.0 { std / mean } else { 0.0 });
+    put(median);
+    for q in [0.05, 0.25, 0.75, 0.95] {
+        put(quantile(&sorted, q));
+    }
+    put(if mean > 0.0 { sorted[sorted.len() - 1] / mean } else { 0.0 });
+    put(values.iter().filter(|v| **v == 0.0).count() as f64 / m);
+    put(longest_zero as f64);
+    put(zero_runs as f64);
+    put(values.iter().filter(|v| **v < 0.0).count() as f64);
+    put(if median > 0.0 { values.iter().filter(|v| **v < 0.1 * median).count() as f64 / m } else { 1.0 });
+    put(if pairs > 0 { repeats as f64 / pairs as f64 } else { f64::NAN });
+    put(values.iter().filter(|v| v.fract() == 0.0).count() as f64 / m);
+    put(catch_up as f64);
+    for (b, slot) in block_means.iter_mut().enumerate() {
+        let (from, to) = block_range(b, n);
+        *slot = mean_of(x[from..to].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
+    }
+    let known: Vec<f64> = block_means.iter().copied().filter(|v| v.is_finite()).collect();
+    let (bmean, bstd) = if known.len() > 1 {
+        let bm = known.iter().sum::<f64>() / known.len() as f64;
+        (bm, (known.iter().map(|v| (v - bm).powi(2)).sum::<f64>() / known.len() as f64).sqrt())
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    put(ratio(bstd, bmean));
+    for bm in block_means {
+        put(ratio(bm, mean));
+    }
+    for b in 0..BLOCKS {
+        let (from, to) = block_range(b, n);
+        put(x[from..to].iter().filter(|v| v.is_nan()).count() as f64 / (to - from).max(1) as f64);
+    }
+    for b in 0..BLOCKS {
+        let (from, to) = block_range(b, n);
+        put(x[from..to].iter().filter(|v| **v == 0.0).count() as f64 / (to - from).max(1) as f64);
+    }
+    let (lo, hi) = known.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    put(if known.len() > 1 { ratio(lo, hi) } else { f64::NAN });
+    let active = &x[lead..];
+    let half = active.len() / 2;
+    let first_half = mean_of(active[..half].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
+    let second_half = mean_of(active[half..].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
+    put(if active.len() > 2 { ratio(second_half, first_half) } else { f64::NAN });
+    // Least-squares slope over the days with a reading, per year, against the mean.
+    let pts = x.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, v)| (i as f64, *v as f64));
+    let (mut sn, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    for (t, v) in pts {
+        sn += 1.0;
+        st += t;
+        sv += v;
+        stt += t * t;
+        stv += t * v;
+    }
+    let den = sn * stt - st * st;
+    put(if sn >= 10.0 && mean > 0.0 && den > 0.0 {
+        (sn * stv - st * sv) / den * 365.0 / mean
+    } else {
+        f64::NAN
+    });
+    // The largest step: the split of the readings (at least 10 on each side) with the largest
+    // difference of means, signed (positive when the level fell).
+    let mut step = 0.0f64;
+    if values.len() > 20 && mean > 0.0 {
+        let total: f64 = values.iter().sum();
+        let mut before = 0.0;
+        for k in 1..values.len() {
+            before += values[k - 1];
+            if k < 10 || values.len() - k < 10 {
+                continue;
+            }
+            let s = (before / k as f64 - (total - before) / (values.len() - k) as f64) / mean;
+            if s.abs() > step.abs() {
+                step = s;
+            }
+        }
+    }
+    put(step);
+    let mut week = [(0.0, 0usize); 7];
+    for (i, v) in x.iter().enumerate().filter(|(_, v)| v.is_finite()) {
+        week[i % 7].0 += *v as f64;
+        week[i % 7].1 += 1;
+    }
+    let wk: Vec<f64> = week.iter().filter(|w| w.1 > 0).map(|w| w.0 / w.1 as f64).collect();
+    let wm = if wk.is_empty() { f64::NAN } else { wk.iter().sum::<f64>() / wk.len() as f64 };
+    let ws = (wk.iter().map(|v| (v - wm).powi(2)).sum::<f64>() / wk.len().max(1) as f64).sqrt();
+    put(ratio(ws, wm));
+    put(correlation(x, 1));
+    put(correlation(x, 7));
+    put(if pairs > 0 && mean > 0.0 { change / pairs as f64 / mean } else { f64::NAN });
+    debug_assert_eq!(o, COUNT);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feature(x: &[f32], name: &str) -> f64 {
+        let mut out = vec![0.0; COUNT];
+        compute(x, &mut out);
+        out[names().iter().position(|n| n == name).unwrap()]
+    }
+
+    #[test]
+    fn missing_and_zero_days_are_counted() {
+        let mut x = vec![10.0f32; 365];
+        for v in &mut x[..45] {
+            *v = f32::NAN;
+        }
+        for v in &mut x[100..130] {
+            *v = 0.0;
+        }
+        x[200] = f32::NAN;
+        x[201] = 40.0;
+        assert_eq!(feature(&x, "leading_missing_days"), 45.0);
+        assert_eq!(feature(&x, "missing_runs"), 1.0);
+        assert!((feature(&x, "missing_share") - 46.0 / 365.0).abs() < 1e-9);
+        assert_eq!(feature(&x, "longest_zero_days"), 30.0);
+        assert_eq!(feature(&x, "catch_up_days"), 1.0);
+        assert_eq!(feature(&x, "month_missing_01"), 1.0);
+    }
+
+    #[test]
+    fn a_fall_shows_as_a_positive_step_and_low_late_months() {
+        let x: Vec<f32> = (0..365).map(|i| if i < 200 { 20.0 } else { 5.0 }).collect();
+        let step = feature(&x, "largest_step");
+        assert!(step > 0.9, "20 -> 5 against a mean of about 13: {step}");
+        assert!(feature(&x, "month_level_12") < 0.5);
+        assert!(feature(&x, "second_half_ratio") < 0.5);
+        assert!(feature(&x, "trend") < 0.0);
+    }
+
+    #[test]
+    fn an_empty_series_gives_finite_or_missing_values_without_panicking() {
+        let x = vec![f32::NAN; 365];
+        let mut out = vec![0.0; COUNT];
+        compute(&x, &mut out);
+        assert_eq!(out[0], 1.0, "all days missing");
+        assert!(out.iter().all(|v| !v.is_infinite()));
+    }
+
+    #[test]
+    fn names_are_unique_and_block_words_name_the_month() {
+        let n = names();
+        assert_eq!(n.len(), COUNT);
+        let mut u = n.clone();
+        u.sort();
+        u.dedup();
+        assert_eq!(u.len(), COUNT);
+        let i = n.iter().position(|x| x == "month_level_03").unwrap();
+        let (zh, en) = words(i, 0.25, NaiveDate::from_ymd_opt(2015, 1, 1).unwrap(), 365);
+        assert_eq!(zh, "2015-03 月日均电量与全期日均之比：25%");
+        assert!(en.starts_with("2015-03 month's daily mean"));
+    }
+}

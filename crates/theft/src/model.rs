@@ -1,0 +1,317 @@
+//! The theft model: gradient-boosted trees (the `forust-ml` crate, trained and run in Rust on the
+//! CPU) over [`features`](crate::features), with
+//! - a calibrated threshold (the best F1 over out-of-fold scores of the training rows),
+//! - a probability (Platt scaling of the out-of-fold scores, shifted to the population's share of
+//!   thefts when that is given: a county has far fewer thieves than a labelled sample),
+//! - an explanation per customer: each feature's contribution to the log-odds, the largest ones
+//!   in words (Chinese and English).
+//!
+//! A model is a JSON file; the default one is built into the binary ([`Model::builtin`]).
+
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+use forust_ml::gradientbooster::ContributionsMethod;
+use forust_ml::objective::ObjectiveType;
+use forust_ml::sampler::SampleMethod;
+use forust_ml::{GradientBooster, Matrix};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::TheftError;
+use crate::features::{self, COUNT};
+use crate::logistic::Logistic;
+
+/// The `format` field of every model file.
+pub const FORMAT: &str = "jicha-theft-model";
+
+/// The days a model looks at: a year ending on the scoring day.
+pub const WINDOW_DAYS: usize = 365;
+
+/// How a model was trained.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Training {
+    /// What it was trained on (a file name and the rows used).
+    pub source: String,
+    /// Rows.
+    pub rows: usize,
+    /// Of which thefts.
+    pub thefts: usize,
+    /// The learner's settings.
+    pub learner: Learner,
+    /// Out-of-fold ROC AUC over the training rows (5 folds).
+    pub oof_auc: f64,
+}
+
+/// The settings of the boosted trees.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Learner {
+    /// Trees.
+    pub trees: usize,
+    /// Learning rate.
+    pub learning_rate: f32,
+    /// Depth of each tree.
+    pub max_depth: usize,
+    /// Smallest hessian sum in a leaf.
+    pub min_leaf_weight: f32,
+    /// Share of rows each tree sees.
+    pub subsample: f32,
+    /// Share of features each tree sees.
+    pub colsample: f64,
+}
+
+impl Default for Learner {
+    /// Small, shallow trees with a slow rate: the labelled sets are a few hundred customers.
+    fn default() -> Self {
+        Learner {
+            trees: 400,
+            learning_rate: 0.02,
+            max_depth: 3,
+            min_leaf_weight: 3.0,
+            subsample: 0.8,
+            colsample: 0.5,
+        }
+    }
+}
+
+/// A trained model.
+#[derive(Serialize, Deserialize)]
+pub struct Model {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Format version.
+    pub version: u32,
+    /// Name kept in findings' evidence.
+    pub name: String,
+    /// The feature names, in order; a file whose names differ from this build's is refused.
+    pub features: Vec<String>,
+    /// How it was trained.
+    pub training: Training,
+    /// Calibrated threshold on the score.
+    pub threshold: f64,
+    /// Platt scaling of the score's log-odds: probability = sigmoid(a * logit(score) + b).
+    pub platt: (f64, f64),
+    /// Share of thefts in the training rows.
+    pub prevalence: f64,
+    booster: GradientBooster,
+}
+
+/// One customer's score and why.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// The model's score, 0..=1 (ranks customers).
+    pub score: f64,
+    /// The strongest signals towards theft: feature index, value and contribution (log-odds).
+    pub signals: Vec<(usize, f64, f64)>,
+}
+
+static BUILTIN: OnceLock<Model> = OnceLock::new();
+
+/// The default model's file, as shipped.
+pub const BUILTIN_JSON: &str = include_str!("../model/default.json");
+
+fn logit(p: f64) -> f64 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    (p / (1.0 - p)).ln()
+}
+
+fn sigmoid(z: f64) -> f64 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// Column-major copy of row vectors, as the learner wants.
+fn columns(rows: &[Vec<f64>]) -> Vec<f64> {
+    let mut data = Vec::with_capacity(rows.len() * COUNT);
+    for j in 0..COUNT {
+        data.extend(rows.iter().map(|r| r[j]));
+    }
+    data
+}
+
+fn fit(rows: &[Vec<f64>], labels: &[bool], l: Learner) -> Result<GradientBooster, TheftError> {
+    let data = columns(rows);
+    let y: Vec<f64> = labels.iter().map(|l| f64::from(u8::from(*l))).collect();
+    let mut b = GradientBooster::default()
+        .set_objective_type(ObjectiveType::LogLoss)
+        .set_iterations(l.trees)
+        .set_learning_rate(l.learning_rate)
+        .set_max_depth(l.max_depth)
+        .set_min_leaf_weight(l.min_leaf_weight)
+        .set_subsample(l.subsample)
+        .set_sample_method(SampleMethod::Random)
+        .set_colsample_bytree(l.colsample)
+        .set_seed(2015);
+    b.fit(&Matrix::new(&data, rows.len(), COUNT), &y, &vec![1.0; rows.len()], None)
+        .map_err(|e| TheftError::Training(e.to_string()))?;
+    Ok(b)
+}
+
+fn predict(b: &GradientBooster, rows: &[Vec<f64>]) -> Vec<f64> {
+    if rows.is_empty() {
+        return Vec::new();
+    }
+    let data = columns(rows);
+    b.predict(&Matrix::new(&data, rows.len(), COUNT), true).into_iter().map(sigmoid).collect()
+}
+
+/// The fold (0..5) of training row `i`: fixed, so a retrain gives the same calibration.
+fn fold(i: usize) -> usize {
+    (i.wrapping_mul(2_654_435_761) >> 7) % 5
+}
+
+/// The threshold with the best F1 over `scores`.
+fn best_f1(scores: &[f64], labels: &[bool]) -> f64 {
+    let pos = labels.iter().filter(|l| **l).count() as f64;
+    let (mut best, mut at, mut hits) = (0.0, 1.0, 0.0);
+    for (k, i) in crate::metrics::ranking(scores).into_iter().enumerate() {
+        if labels[i] {
+            hits += 1.0;
+        }
+        let f1 = 2.0 * hits / (k as f64 + 1.0 + pos);
+        if f1 > best {
+            best = f1;
+            at = scores[i];
+        }
+    }
+    at
+}
+
+impl Model {
+    /// Trains on feature rows and labels: out-of-fold scores for the calibration, then the model
+    /// on all rows.
+    pub fn train(
+        rows: &[Vec<f64>],
+        labels: &[bool],
+        learner: Learner,
+        source: &str,
+    ) -> Result<Model, TheftError> {
+        let thefts = labels.iter().filter(|l| **l).count();
+        if rows.len() < 50 || thefts < 10 || rows.len() - thefts < 10 {
+            return Err(TheftError::Training(format!(
+                "需要至少 50 行、窃电与正常各至少 10 行，现有 {} 行、窃电 {thefts} 行 / at least 50 rows with 10 of each class are needed, got {} rows and {thefts} thefts",
+                rows.len(),
+                rows.len()
+            )));
+        }
+        let mut oof = vec![0.0; rows.len()];
+        for k in 0..5 {
+            let (tr, va): (Vec<usize>, Vec<usize>) = (0..rows.len()).partition(|i| fold(*i) != k);
+            let tr_rows: Vec<Vec<f64>> = tr.iter().map(|i| rows[*i].clone()).collect();
+            let tr_labels: Vec<bool> = tr.iter().map(|i| labels[*i]).collect();
+            let b = fit(&tr_rows, &tr_labels, learner)?;
+            let va_rows: Vec<Vec<f64>> = va.iter().map(|i| rows[*i].clone()).collect();
+            for (i, s) in va.iter().zip(predict(&b, &va_rows)) {
+                oof[*i] = s;
+            }
+        }
+        let threshold = best_f1(&oof, labels);
+        let platt_fit = Logistic::fit(&oof.iter().map(|s| vec![logit(*s)]).collect::<Vec<_>>(), labels, 1e-6);
+        let platt = platt_fit.unscaled_line();
+        let oof_auc = crate::metrics::roc_auc(&oof, labels);
+        let booster = fit(rows, labels, learner)?;
+        Ok(Model {
+            format: FORMAT.into(),
+            version: 1,
+            name: "gbdt-v1".into(),
+            features: features::names(),
+            training: Training { source: source.into(), rows: rows.len(), thefts, learner, oof_auc },
+            threshold,
+            platt,
+            prevalence: thefts as f64 / rows.len() as f64,
+            booster,
+        })
+    }
+
+    /// Reads a model file, checking that it is one and that its features are this build's.
+    pub fn from_json(text: &str, file: &str) -> Result<Model, TheftError> {
+        let bad = |reason: String| TheftError::Model { file: file.into(), reason };
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+        if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(bad(format!("不是 {FORMAT} 文件 / not a {FORMAT} file")));
+        }
+        let m: Model = serde_json::from_value(v).map_err(|e| bad(e.to_string()))?;
+        if m.features != features::names() {
+            return Err(bad("特征与本版本不一致 / its features differ from this version's".into()));
+        }
+        Ok(m)
+    }
+
+    /// The model as JSON.
+    pub fn to_json(&self) -> Result<String, TheftError> {
+        serde_json::to_string(self)
+            .map_err(|e| TheftError::Model { file: String::new(), reason: e.to_string() })
+    }
+
+    /// The model built into the binary.
+    pub fn builtin() -> &'static Model {
+        BUILTIN.get_or_init(|| Model::from_json(BUILTIN_JSON, "builtin").expect("the shipped model is valid"))
+    }
+
+    /// Scores feature rows (parallel).
+    pub fn score(&self, rows: &[Vec<f64>]) -> Vec<f64> {
+        predict(&self.booster, rows)
+    }
+
+    /// Scores and explains feature rows: the `top` strongest positive contributions of each.
+    pub fn explain(&self, rows: &[Vec<f64>], top: usize) -> Vec<Explained> {
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        let scores = self.score(rows);
+        let data = columns(rows);
+        let contrib = self.booster.predict_contributions(
+            &Matrix::new(&data, rows.len(), COUNT),
+            ContributionsMethod::Average,
+            true,
+        );
+        rows.par_iter()
+            .enumerate()
+            .map(|(r, row)| {
+                let c = &contrib[r * (COUNT + 1)..r * (COUNT + 1) + COUNT];
+                let mut idx: Vec<usize> = (0..COUNT).filter(|j| c[*j] > 0.0).collect();
+                idx.sort_by(|a, b| c[*b].total_cmp(&c[*a]));
+                idx.truncate(top);
+                Explained { score: scores[r], signals: idx.into_iter().map(|j| (j, row[j], c[j])).collect() }
+            })
+            .collect()
+    }
+
+    /// The calibrated probability of theft for a score, in a population where `prevalence` of
+    /// customers steal (None: as in the training rows).
+    pub fn probability(&self, score: f64, prevalence: Option<f64>) -> f64 {
+        let p = sigmoid(self.platt.0 * logit(score) + self.platt.1);
+        match prevalence {
+            Some(target) if target > 0.0 && target < 1.0 => {
+                let shift = logit(target) - logit(self.prevalence);
+                sigmoid(logit(p) + shift)
+            }
+            _ => p,
+        }
+    }
+
+    /// The signals of an explanation in words, e.g. "最长连续零电量天数：45；..." and English.
+    pub fn words(e: &Explained, first: NaiveDate, days: usize) -> (String, String) {
+        let (zh, en): (Vec<String>, Vec<String>) =
+            e.signals.iter().map(|(j, v, _)| features::words(*j, *v, first, days)).unzip();
+        (zh.join("；"), en.join("; "))
+    }
+}
+
+/// A series fitted to the model's window: the last [`WINDOW_DAYS`] days, missing days in front
+/// when it is shorter.
+pub fn window(values: &[f32]) -> Vec<f32> {
+    if values.len() >= WINDOW_DAYS {
+        values[values.len() - WINDOW_DAYS..].to_vec()
+    } else {
+        let mut v = vec![f32::NAN; WINDOW_DAYS - values.len()];
+        v.extend_from_slice(values);
+        v
+    }
+}
+
+/// The feature row of a series fitted to the window.
+pub fn feature_row(values: &[f32]) -> Vec<f64> {
+    let mut out = vec![0.0; COUNT];
+    features::compute(&window(values), &mut out);
+    out
+}
