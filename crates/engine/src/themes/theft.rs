@@ -1,16 +1,20 @@
-//! LOSS-THEFT 窃电嫌疑: an explainable suspicion score per customer.
+//! LOSS-THEFT 窃电嫌疑: an explainable suspicion score per customer, from two scorers.
 //!
-//! Features come from the customer's own series (its month against its baseline, relative to
-//! what its transformer area's customers did in the same time: the drop, zero
-//! days, the change of its day-to-day variation, days without a reading, registers running
-//! backwards) and from its transformer area (whether the area's loss rose in the period by about
-//! the energy the customer stopped registering: the drop lines up with the loss). A [`Scorer`]
-//! turns the features into a score in 0..=1 with each signal's contribution; [`RuleScorer`] is the
-//! first, hand-weighted version, and a trained model replaces it by implementing the trait.
+//! - The rule score (`jicha_theft::RuleScorer`, "rules-v1"): the customer's month against its own
+//!   baseline, relative to what its transformer area's customers did in the same time (the drop,
+//!   zero days, the change of its day-to-day variation, days without a reading, registers running
+//!   backwards) and whether the area's loss rose by about the energy it stopped registering.
+//! - The theft model (`jicha_theft::Model`, the built-in one): the customer's year of days up to
+//!   the period's end, scored by gradient-boosted trees and calibrated to a probability at the
+//!   expected share of thieves (`prevalence`), with the area balance added. It scores only when
+//!   the stored data reaches back a whole year and the customer has `model_min_days` readings;
+//!   otherwise the rule score stands alone.
 //!
-//! Fires when the score is in the top `top_share` of the customers scored in the run, or at or
-//! above `threshold`, and in both cases at least `min_score` (a customer with no signal is never
-//! suspected just to fill a quota).
+//! The run ranks by the higher of the two. A customer fires when in the top `top_share` of the
+//! run, or at a rule score of at least `threshold`, or at a model probability of at least
+//! `probability`; never below `min_score` (a customer with no signal is never suspected just to
+//! fill a quota). The evidence carries both scores, each rule signal's contribution and the
+//! model's strongest signals as `model_<feature>` = the feature's value.
 
 use std::collections::HashMap;
 
