@@ -20,6 +20,10 @@ pub struct Features {
     /// The median ratio (period mean / baseline mean) of the customers of its transformer area
     /// (at least 5 with a baseline): what the season did to everyone.
     pub peer_ratio: Option<f64>,
+    /// The year view of a fall that started before the baseline: the customer's level in the
+    /// period against its highest quarter among the first three of the year, each level taken
+    /// relative to its transformer area's median customer (so the season cancels out).
+    pub year_ratio: Option<f64>,
     /// Zero days in the period.
     pub zero_days: i64,
     /// Coefficient of variation of the period's days (None when the mean is 0).
@@ -38,8 +42,14 @@ pub struct Features {
 
 impl Features {
     /// kWh the customer stopped registering against its baseline over its known days.
+    /// Against the baseline, or against the year's level when the fall is older (the larger).
     pub fn lost_kwh(&self) -> f64 {
-        ((self.base_mean - self.mean) * self.known as f64).max(0.0)
+        let month = (self.base_mean - self.mean) * self.known as f64;
+        let year = match self.year_ratio {
+            Some(r) if r > 0.0 && r < 1.0 => self.mean * (1.0 / r - 1.0) * self.known as f64,
+            _ => 0.0,
+        };
+        month.max(year).max(0.0)
     }
 }
 
@@ -88,7 +98,11 @@ impl RuleScorer {
         let low = f.tail_mean.map_or(f.mean, |t| t.min(f.mean));
         let peers = f.peer_ratio.filter(|r| *r > 0.0).unwrap_or(1.0).min(1.0);
         let ratio = if has_base { low / f.base_mean / peers } else { 1.0 };
-        let drop = if has_base && f.known > 0 { clamp01((1.0 - ratio - 0.2) / 0.5) } else { 0.0 };
+        let month_drop = if has_base && f.known > 0 { clamp01((1.0 - ratio - 0.2) / 0.5) } else { 0.0 };
+        // A theft older than the baseline: the fall shows against the year's earlier quarters.
+        let year_drop =
+            f.year_ratio.filter(|r| r.is_finite()).map_or(0.0, |r| clamp01((1.0 - r - 0.2) / 0.5));
+        let drop = month_drop.max(year_drop);
         // The area's loss rose by about the energy the customer stopped registering: the closer
         // the two amounts, the stronger the signal.
         let area = match (f.area_loss, f.area_base_loss) {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use crate::columns::text;
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
-use crate::kernels::{AreaDays, DailySeries, area_days, registers};
+use crate::kernels::{AreaDays, DailySeries, area_days, daily_series, registers};
 use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
 use crate::themes::common::{customers, meters, price_on, tariffs};
@@ -86,6 +86,74 @@ fn area_losses(days: &AreaDays, from: i32, to: i32) -> HashMap<String, (i64, i64
         out.insert(id.clone(), (s, c));
     }
     out
+}
+
+/// Each series row's level in the last `period_days` against its highest quarter among the
+/// first three of the window, both relative to the median customer of its transformer area (at
+/// least 5 customers with that quarter known): the season cancels out, a fall of its own stays.
+/// A quarter needs 30 days with a reading, the period 7.
+fn year_ratios(
+    series: &DailySeries,
+    period_days: usize,
+    area_of: impl Fn(&str) -> Option<String>,
+) -> Vec<Option<f64>> {
+    let n = series.customers.len();
+    let days = series.days;
+    if days < 4 * 30 || period_days >= days {
+        return vec![None; n];
+    }
+    let q = days / 4;
+    let spans = [(0, q), (q, 2 * q), (2 * q, 3 * q), (days - period_days, days)];
+    let mean = |row: &[f32], (a, b): (usize, usize), min: usize| {
+        let (mut s, mut k) = (0.0, 0usize);
+        for v in row[a..b].iter().filter(|v| v.is_finite()) {
+            s += f64::from(*v);
+            k += 1;
+        }
+        (k >= min).then(|| s / k as f64)
+    };
+    let levels: Vec<[Option<f64>; 4]> = (0..n)
+        .map(|c| {
+            let row = series.row(c);
+            [
+                mean(row, spans[0], 30),
+                mean(row, spans[1], 30),
+                mean(row, spans[2], 30),
+                mean(row, spans[3], 7),
+            ]
+        })
+        .collect();
+    let areas: Vec<Option<String>> = series.customers.names.iter().map(|id| area_of(id)).collect();
+    let mut by_area: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
+    for (c, a) in areas.iter().enumerate() {
+        if let Some(a) = a {
+            let e = by_area.entry(a.as_str()).or_default();
+            for (k, l) in levels[c].iter().enumerate() {
+                if let Some(l) = l {
+                    e[k].push(*l);
+                }
+            }
+        }
+    }
+    let medians: HashMap<&str, [Option<f64>; 4]> = by_area
+        .into_iter()
+        .map(|(a, mut v)| {
+            let m = |x: &mut Vec<f64>| {
+                x.sort_by(f64::total_cmp);
+                (x.len() >= 5 && x[x.len() / 2] > 0.0).then(|| x[x.len() / 2])
+            };
+            (a, [m(&mut v[0]), m(&mut v[1]), m(&mut v[2]), m(&mut v[3])])
+        })
+        .collect();
+    (0..n)
+        .map(|c| {
+            let med = medians.get(areas[c].as_deref()?)?;
+            let rel = |k: usize| Some(levels[c][k]? / med[k]?);
+            let now = rel(3)?;
+            let before = (0..3).filter_map(rel).fold(f64::NAN, f64::max);
+            (before > 0.0).then(|| now / before)
+        })
+        .collect()
 }
 
 /// Register reversals per meter in the period (a register below the day before's), from the
@@ -159,6 +227,7 @@ impl LossTheft {
                 },
                 tail_mean: (m.tail_known >= 3).then(|| m.tail_total as f64 / 100.0 / m.tail_known as f64),
                 peer_ratio: None,
+                year_ratio: None,
                 zero_days: m.zero_days,
                 cv: cv(m.known, m.total, m.sumsq),
                 base_cv: cv(m.base_known, m.base_total, m.base_sumsq),
@@ -193,6 +262,11 @@ impl LossTheft {
             .collect();
         for ((_, f), p) in out.iter_mut().zip(peer) {
             f.peer_ratio = p;
+        }
+        let series = daily_series(session, crate::theft::window_first(w.last()), w.last())?;
+        let year = year_ratios(&series, w.days() as usize, |id| cust.get(id).and_then(|c| c.tq_id.clone()));
+        for (id, f) in out.iter_mut() {
+            f.year_ratio = series.customers.get(id).and_then(|r| year[r as usize]);
         }
         Ok(out)
     }
@@ -306,6 +380,9 @@ impl Theme for LossTheft {
             ev.push(("baseline_mean_kwh", num(f.base_mean)));
             if let Some(r) = f.peer_ratio {
                 ev.push(("area_median_ratio", num(r)));
+            }
+            if let Some(r) = f.year_ratio {
+                ev.push(("year_level_ratio", num(r)));
             }
             ev.push(("zero_days", int(f.zero_days)));
             ev.push(("reversals", int(f.reversals)));
