@@ -163,17 +163,25 @@ pub fn block_range(b: usize, n: usize) -> (usize, usize) {
 /// month its middle day falls in (window starting at `first`, `n` days long).
 pub fn words(i: usize, value: f64, first: NaiveDate, n: usize) -> (String, String) {
     let (d, block) = def_of(i);
+    if !value.is_finite() {
+        // A feature the series could not give: its absence is the signal.
+        return match block {
+            Some(b) => {
+                let (from, to) = block_range(b, n);
+                let mid = first + Days::new(((from + to) / 2) as u64);
+                let month = format!("{}-{:02}", mid.year(), mid.month());
+                (format!("{month} 整月无读数"), format!("no reading at all in {month}"))
+            }
+            None => (format!("{}：读数不足，无法计算", d.zh), format!("{}: too few readings to tell", d.en)),
+        };
+    }
     let shown = match d.unit {
-        _ if !value.is_finite() => "无 / none".to_string(),
         Unit::Share | Unit::Ratio => format!("{:.0}%", value * 100.0),
         Unit::Days | Unit::Count => format!("{value:.0}"),
         Unit::Kwh => format!("{value:.1} kWh"),
         Unit::Plain => format!("{value:.2}"),
     };
-    let (shown_zh, shown_en) = match shown.split_once(" / ") {
-        Some((z, e)) => (z.to_string(), e.to_string()),
-        None => (shown.clone(), shown),
-    };
+    let (shown_zh, shown_en) = (shown.clone(), shown);
     match block {
         Some(b) => {
             let (from, to) = block_range(b, n);
@@ -444,5 +452,7 @@ mod tests {
         let (zh, en) = words(i, 0.25, NaiveDate::from_ymd_opt(2015, 1, 1).unwrap(), 365);
         assert_eq!(zh, "2015-03 月日均电量与全期日均之比：25%");
         assert!(en.starts_with("2015-03 month's daily mean"));
+        let (zh, en) = words(i, f64::NAN, NaiveDate::from_ymd_opt(2015, 1, 1).unwrap(), 365);
+        assert_eq!((zh.as_str(), en.as_str()), ("2015-03 整月无读数", "no reading at all in 2015-03"));
     }
 }
