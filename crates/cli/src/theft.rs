@@ -46,6 +46,9 @@ pub enum TheftCommand {
         /// 输出 CSV（customer_id, score, rank, signals）/ output CSV
         #[arg(long)]
         out: PathBuf,
+        /// 预计窃电用户占比，用于检查预算表，默认按训练样本 / expected share of thieves for the inspection budget (default: the training share)
+        #[arg(long)]
+        prevalence: Option<f64>,
     },
     /// 在固定划分的测试部分评估模型及两个基线 / evaluate the model and two baselines on the test part of the fixed split
     Evaluate {
@@ -133,7 +136,11 @@ pub fn run(dir: &jicha_store::DataDir, cmd: TheftCommand, quiet: bool) -> anyhow
             );
             Ok(0)
         }
-        TheftCommand::Score { input, period, model, out } => {
+        TheftCommand::Score { input, period, model, out, prevalence } => {
+            if let Some(p) = prevalence.filter(|p| !(*p > 0.0 && *p < 1.0)) {
+                eprintln!("错误 / error: --prevalence {p} 应在 0 与 1 之间 / must be between 0 and 1");
+                return Ok(BAD_INPUT);
+            }
             let loaded;
             let model = match model {
                 None => Model::builtin(),
@@ -170,6 +177,7 @@ pub fn run(dir: &jicha_store::DataDir, cmd: TheftCommand, quiet: bool) -> anyhow
                 (None, None) => unreachable!("clap requires one"),
             };
             write_scores(&out, &scored)?;
+            budget(model, &scored, prevalence);
             eprintln!(
                 "已评分 {} 户，用时 {:.1} 秒 → {} / scored {} customers in {:.1} s",
                 scored.len(),
@@ -237,6 +245,28 @@ fn score_file(model: &Model, input: &Path, quiet: bool) -> Result<Vec<ScoredRow>
         }
     }
     Ok(out)
+}
+
+/// The inspection budget of a scored list: for N inspections of the highest scores, the thefts
+/// the calibrated probabilities expect.
+fn budget(model: &Model, scored: &[ScoredRow], prevalence: Option<f64>) {
+    let mut p: Vec<f64> = scored.iter().map(|s| model.probability(s.1, prevalence)).collect();
+    p.sort_by(|a, b| b.total_cmp(a));
+    let share = prevalence.unwrap_or(model.prevalence);
+    eprintln!(
+        "检查预算（窃电占比按 {:.1}%）/ inspection budget (thieves assumed {:.1}%):",
+        share * 100.0,
+        share * 100.0
+    );
+    for n in [10usize, 50, 100, 500, 1000] {
+        if n > p.len() {
+            break;
+        }
+        let expected: f64 = p[..n].iter().sum();
+        eprintln!(
+            "  检查评分最高的 {n} 户，预计查实 {expected:.1} 户 / inspect the top {n}: {expected:.1} thefts expected"
+        );
+    }
 }
 
 fn write_scores(out: &Path, scored: &[ScoredRow]) -> anyhow::Result<()> {

@@ -82,6 +82,9 @@ fn train_score_and_evaluate_a_labelled_file() {
     let top = rows.iter().take(60).filter(|r| thief(&r[0])).count();
     assert!(top >= 55, "{top} of the top 60 are thieves");
     assert!(rows[0][3].contains('：') && rows[0][3].contains(" / "), "{}", &rows[0][3]);
+    // The inspection budget: more thefts expected for more inspections.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("检查评分最高的 10 户") && err.contains("inspect the top 100"), "{err}");
 
     // The built-in model scores the same file too.
     let builtin = tmp.path().join("builtin.csv");
