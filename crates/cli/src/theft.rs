@@ -206,17 +206,8 @@ fn score_file(model: &Model, input: &Path, quiet: bool) -> Result<Vec<ScoredRow>
     }
     let (first, days) = (reader.layout.first, reader.layout.days);
     // The model looks at the last year of the file.
-    let (wfirst, wdays) = if days >= jicha_theft::model::WINDOW_DAYS {
-        (
-            first + chrono::Days::new((days - jicha_theft::model::WINDOW_DAYS) as u64),
-            jicha_theft::model::WINDOW_DAYS,
-        )
-    } else {
-        (
-            first - chrono::Days::new((jicha_theft::model::WINDOW_DAYS - days) as u64),
-            jicha_theft::model::WINDOW_DAYS,
-        )
-    };
+    let wdays = jicha_theft::model::WINDOW_DAYS;
+    let wfirst = first + chrono::Duration::days(days as i64 - wdays as i64);
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     loop {

@@ -159,6 +159,13 @@ pub fn block_range(b: usize, n: usize) -> (usize, usize) {
     (b * n / BLOCKS, (b + 1) * n / BLOCKS)
 }
 
+/// The month (`YYYY-MM`) the middle day of block `b` falls in.
+fn block_month(b: usize, first: NaiveDate, n: usize) -> String {
+    let (from, to) = block_range(b, n);
+    let mid = first + Days::new(((from + to) / 2) as u64);
+    format!("{}-{:02}", mid.year(), mid.month())
+}
+
 /// The words for feature `i` at `value`, in Chinese and English; a block feature is named by the
 /// month its middle day falls in (window starting at `first`, `n` days long).
 pub fn words(i: usize, value: f64, first: NaiveDate, n: usize) -> (String, String) {
@@ -167,9 +174,7 @@ pub fn words(i: usize, value: f64, first: NaiveDate, n: usize) -> (String, Strin
         // A feature the series could not give: its absence is the signal.
         return match block {
             Some(b) => {
-                let (from, to) = block_range(b, n);
-                let mid = first + Days::new(((from + to) / 2) as u64);
-                let month = format!("{}-{:02}", mid.year(), mid.month());
+                let month = block_month(b, first, n);
                 (format!("{month} 整月无读数"), format!("no reading at all in {month}"))
             }
             None => (format!("{}：读数不足，无法计算", d.zh), format!("{}: too few readings to tell", d.en)),
@@ -184,9 +189,7 @@ pub fn words(i: usize, value: f64, first: NaiveDate, n: usize) -> (String, Strin
     let (shown_zh, shown_en) = (shown.clone(), shown);
     match block {
         Some(b) => {
-            let (from, to) = block_range(b, n);
-            let mid = first + Days::new(((from + to) / 2) as u64);
-            let month = format!("{}-{:02}", mid.year(), mid.month());
+            let month = block_month(b, first, n);
             (format!("{month} {}：{shown_zh}", d.zh), format!("{month} {}: {shown_en}", d.en))
         }
         None => (format!("{}：{shown_zh}", d.zh), format!("{}: {shown_en}", d.en)),

@@ -350,6 +350,7 @@ impl Theme for LossTheft {
         let rows: Vec<usize> = picked.iter().filter_map(|i| scored[*i].model.map(|m| m.2)).collect();
         let mut explained = crate::theft::explain(&series, &rows, model).into_iter();
         let (cust, prices) = (customers(session)?, tariffs(session)?);
+        let feature_names = jicha_theft::features::names();
         let mut out = Vec::new();
         for i in picked {
             let (id, f) = &features[i];
@@ -367,7 +368,7 @@ impl Theme for LossTheft {
                 if let Some(e) = explained.next() {
                     for (j, v, _) in e.signals {
                         if v.is_finite() {
-                            names.push(format!("model_{}", jicha_theft::features::names()[j]));
+                            names.push(format!("model_{}", feature_names[j]));
                             values.push(v);
                         }
                     }
