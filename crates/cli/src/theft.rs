@@ -83,12 +83,19 @@ fn input_error(e: TheftError) -> anyhow::Result<u8> {
     }
 }
 
-fn read_labelled(input: &Path, label: &str) -> Result<(WideReader, Vec<Row>), TheftError> {
-    let reader = WideReader::open(input, Some(label))?;
-    for h in &reader.ignored {
-        eprintln!("提示 / note: 忽略非日期列 / ignored a non-date column: {h}");
+/// Opens a wide file and names the non-date columns it leaves aside.
+fn open_wide(input: &Path, label: Option<&str>, quiet: bool) -> Result<WideReader, TheftError> {
+    let reader = WideReader::open(input, label)?;
+    if !quiet {
+        for h in &reader.ignored {
+            eprintln!("提示 / note: 忽略非日期列 / ignored a non-date column: {h}");
+        }
     }
-    reader.read_all()
+    Ok(reader)
+}
+
+fn read_labelled(input: &Path, label: &str) -> Result<(WideReader, Vec<Row>), TheftError> {
+    open_wide(input, Some(label), false)?.read_all()
 }
 
 fn features_of(rows: &[Row]) -> Vec<Vec<f64>> {
@@ -198,35 +205,16 @@ pub fn run(dir: &jicha_store::DataDir, cmd: TheftCommand, quiet: bool) -> anyhow
 pub type ScoredRow = (String, f64, String);
 
 fn score_file(model: &Model, input: &Path, quiet: bool) -> Result<Vec<ScoredRow>, TheftError> {
-    let mut reader = WideReader::open(input, None)?;
-    if !quiet {
-        for h in &reader.ignored {
-            eprintln!("提示 / note: 忽略非日期列 / ignored a non-date column: {h}");
-        }
-    }
+    let mut reader = open_wide(input, None, quiet)?;
     let (first, days) = (reader.layout.first, reader.layout.days);
     // The model looks at the last year of the file.
     let wdays = jicha_theft::model::WINDOW_DAYS;
     let wfirst = first + chrono::Duration::days(days as i64 - wdays as i64);
     let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
     loop {
         let rows = reader.next_rows(16_384)?;
         if rows.is_empty() {
             break;
-        }
-        for r in &rows {
-            if !seen.insert(r.customer_id.clone()) {
-                return Err(TheftError::Input(vec![
-                    jicha_core::problem::Problem::file(
-                        reader.layout.display().to_string(),
-                        "户号重复",
-                        "customer appears twice",
-                    )
-                    .at_line(r.line)
-                    .with_value(r.customer_id.clone()),
-                ]));
-            }
         }
         let x = features_of(&rows);
         let explained = model.explain(&x, 3);

@@ -103,6 +103,8 @@ pub struct WideReader {
     pub layout: Layout,
     /// Non-date columns left aside (their headers), for a warning.
     pub ignored: Vec<String>,
+    /// Customers read so far, with their line.
+    seen: HashMap<String, u64>,
 }
 
 fn problem(file: &str, zh: impl Into<String>, en: impl Into<String>) -> Problem {
@@ -235,6 +237,7 @@ impl WideReader {
             records: csv.into_records(),
             layout: Layout { display, id: id.expect("checked above"), label, dates, first, days },
             ignored,
+            seen: HashMap::new(),
         })
     }
 
@@ -263,38 +266,53 @@ impl WideReader {
     }
 
     /// Reads up to `n` rows, parsed in parallel; an empty vector at the end of the file.
+    /// A customer met twice in the file is refused with both lines.
     pub fn next_rows(&mut self, n: usize) -> Result<Vec<Row>, TheftError> {
         use rayon::prelude::*;
         let recs = self.next_records(n)?;
         let layout = &self.layout;
-        recs.par_iter().map(|r| layout.parse(r)).collect()
+        let rows: Vec<Row> = recs.par_iter().map(|r| layout.parse(r)).collect::<Result<_, _>>()?;
+        for r in &rows {
+            if let Some(prev) = self.seen.insert(r.customer_id.clone(), r.line) {
+                return Err(TheftError::Input(vec![
+                    problem(
+                        &self.layout.display,
+                        format!("户号重复（第{prev}行已有）"),
+                        format!("customer appears twice (also line {prev})"),
+                    )
+                    .at_line(r.line)
+                    .at_column(self.layout.id + 1, "customer_id")
+                    .with_value(r.customer_id.clone()),
+                ]));
+            }
+        }
+        Ok(rows)
     }
 
     /// Reads every row, refusing a customer that appears twice.
     pub fn read_all(mut self) -> Result<(WideReader, Vec<Row>), TheftError> {
         let mut rows = Vec::new();
-        let mut seen: HashMap<String, u64> = HashMap::new();
         loop {
             let chunk = self.next_rows(4096)?;
             if chunk.is_empty() {
                 break;
             }
-            for r in chunk {
-                if let Some(prev) = seen.insert(r.customer_id.clone(), r.line) {
-                    return Err(TheftError::Input(vec![
-                        problem(
-                            &self.layout.display,
-                            format!("户号重复（第{prev}行已有）"),
-                            format!("customer appears twice (also line {prev})"),
-                        )
-                        .at_line(r.line)
-                        .at_column(self.layout.id + 1, "customer_id")
-                        .with_value(r.customer_id.clone()),
-                    ]));
-                }
-                rows.push(r);
-            }
+            rows.extend(chunk);
         }
         Ok((self, rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_customer_twice_is_refused_with_both_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        std::fs::write(&path, "CONS_NO,01-01-15,02-01-15\n7,1,2\n8,1,2\n7,3,4\n").unwrap();
+        let err = WideReader::open(&path, None).unwrap().read_all().err().unwrap().to_string();
+        assert!(err.contains("第4行") && err.contains("第2行已有"), "{err}");
     }
 }
