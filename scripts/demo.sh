@@ -1,25 +1,10 @@
 #!/usr/bin/env bash
-# The demo: generate a county, import it, show what is stored, audit its last month.
-# 演示：生成一个县公司数据集，导入，查看已存数据，稽查最后一个月。
+# The demo: generate a county, import it, audit its last full month, create demo users (printed
+# with one-time passwords) and audit orders in every state, then serve the web app.
+# 演示：生成县公司数据，导入，稽查最后一个整月，建演示账号（打印一次性密码）和各状态的稽查工单，然后启动网页。
+# Options pass through to `jicha demo`, e.g. `bash scripts/demo.sh --bind 0.0.0.0:8080 --customers 50000`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/jicha-target}"
-CUSTOMERS="${CUSTOMERS:-20000}"
-MONTHS="${MONTHS:-3}"
-WORK="${WORK:-demo}"
 cargo build --release --locked -p jicha-cli
-JICHA="$CARGO_TARGET_DIR/release/jicha"
-rm -rf "$WORK"
-mkdir -p "$WORK"
-"$JICHA" generate --out "$WORK/county" --customers "$CUSTOMERS" --months "$MONTHS" --seed 7
-"$JICHA" --data "$WORK/jicha-data" import "$WORK/county"
-"$JICHA" --data "$WORK/jicha-data" status
-"$JICHA" --data "$WORK/jicha-data" themes
-# Audit the last generated month.
-LAST=$(date -d "2026-01-01 + $((MONTHS - 1)) months" +%Y-%m)
-"$JICHA" --data "$WORK/jicha-data" audit --period "$LAST" | head -60
-# The workbook an auditor opens in Excel, and the daily watch of the last generated day.
-"$JICHA" --quiet --data "$WORK/jicha-data" audit --period "$LAST" --format xlsx --out "$WORK/audit-$LAST.xlsx"
-echo "稽查工作簿 / audit workbook: $WORK/audit-$LAST.xlsx"
-LASTDAY=$(date -d "2026-01-01 + $MONTHS months - 2 days" +%Y-%m-%d)
-"$JICHA" --data "$WORK/jicha-data" daily --date "$LASTDAY" | head -40
+exec "$CARGO_TARGET_DIR/release/jicha" demo "$@"

@@ -158,6 +158,30 @@ pub enum Scope<'a> {
     Day { date: &'a str },
 }
 
+/// A persisting problem found again under a new finding id joins the open audit order of its
+/// theme and entity (only when the closed loop has begun: `flow.sqlite` exists).
+fn join_open_orders(dir: &DataDir, findings: &[jicha_engine::Finding]) -> anyhow::Result<()> {
+    let flow = jicha_flow::Flow::new(dir.root());
+    if !flow.database().exists() || findings.is_empty() {
+        return Ok(());
+    }
+    let mut periods: Vec<&str> = findings.iter().map(|f| f.period.as_str()).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let mut snapshots = Vec::new();
+    for p in periods {
+        snapshots.extend(
+            jicha_store::findings::load(dir, p)?.into_iter().map(jicha_flow::orders::FindingSnapshot::from),
+        );
+    }
+    let mut conn = flow.open().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let joined = jicha_flow::orders::join_open(&mut conn, &snapshots).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if joined > 0 {
+        eprintln!("{joined} 条疑似问题并入在办稽查工单 / findings joined open audit orders");
+    }
+    Ok(())
+}
+
 pub fn audit(
     dir: &DataDir,
     scope: Scope<'_>,
@@ -219,6 +243,7 @@ pub fn audit(
     let result = run(&mut session, window, &cat, &themes)?;
     jicha_engine::store::keep(&session, &result, &started_at)
         .context("保存疑似问题 / storing the findings")?;
+    join_open_orders(dir, &result.findings)?;
     let briefing = match window.day {
         Some(_) => Some(Briefing::compute(&mut session, &window)?),
         None => None,

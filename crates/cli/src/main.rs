@@ -4,6 +4,7 @@
 mod audit;
 mod progress;
 mod theft;
+mod web;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -86,6 +87,34 @@ enum Command {
     Theft {
         #[command(subcommand)]
         command: theft::TheftCommand,
+    },
+    /// 启动网页与 JSON 接口（全部资源内置，无需联网）/ serve the web app and the JSON API (every asset built in)
+    Serve {
+        /// 监听地址 / address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+    },
+    /// 用户管理 / users
+    User {
+        #[command(subcommand)]
+        command: web::UserCommand,
+    },
+    /// 校验审计日志的哈希链，指出第一个断裂处 / check the audit trail's hash chain, naming the first broken link
+    VerifyTrail,
+    /// 演示：生成、导入、稽查一个县，建演示账号和各状态工单，然后启动网页 / the demo: a county generated, imported, audited, with users and orders, then served
+    Demo {
+        /// 监听地址 / address to listen on
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// 演示目录 / the demo's folder
+        #[arg(long, default_value = "jicha-demo")]
+        work: PathBuf,
+        /// 用户数 / customers
+        #[arg(long, default_value_t = 20_000)]
+        customers: usize,
+        /// 月数 / months
+        #[arg(long, default_value_t = 3)]
+        months: u32,
     },
     /// 显示已存数据 / show what is stored
     Status {
@@ -203,6 +232,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             audit::audit(&dir, scope, &run.themes, run.format.engine(), run.out.as_deref(), cli.quiet)
         }
         Command::Theft { command } => theft::run(&dir, command, cli.quiet),
+        Command::Serve { bind } => web::serve(&dir, bind),
+        Command::User { command } => web::user(&dir, command),
+        Command::VerifyTrail => web::verify_trail(&dir),
+        Command::Demo { bind, work, customers, months } => {
+            web::demo(&work, bind, customers, months, cli.quiet)
+        }
         Command::Status { format } => match Status::read(&dir) {
             Ok(status) => {
                 match format {

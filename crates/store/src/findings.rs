@@ -64,7 +64,10 @@ CREATE TABLE IF NOT EXISTS audit_runs (run_id INTEGER PRIMARY KEY, period TEXT N
 CREATE TABLE IF NOT EXISTS findings (finding_id TEXT PRIMARY KEY, theme TEXT NOT NULL,
     entity_type TEXT NOT NULL, entity_id TEXT NOT NULL, station_id TEXT, period TEXT NOT NULL,
     severity TEXT NOT NULL, evidence TEXT NOT NULL, amount_at_risk REAL, run_id INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS findings_period_theme ON findings (period, theme);";
+CREATE INDEX IF NOT EXISTS findings_period_theme ON findings (period, theme);
+CREATE INDEX IF NOT EXISTS findings_period_station ON findings (period, station_id, amount_at_risk);
+CREATE INDEX IF NOT EXISTS findings_period_amount ON findings (period, amount_at_risk);
+CREATE INDEX IF NOT EXISTS findings_entity ON findings (entity_type, entity_id);";
 
 /// Replaces the findings of `run.period` for the themes that ran and records the run; returns the
 /// run id. Themes that did not run keep their earlier findings: "not run" is not "clean".

@@ -222,6 +222,15 @@ impl Sqlite {
         }
         conn.execute_batch(&sql)?;
         conn.execute_batch("BEGIN")?;
+        // Indexes the pages read by (a customer's meters, bills and payments; a station's or an
+        // area's customers), made inside the import's transaction: a refused import adds none.
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS main.customers_station ON customers (station_id);
+             CREATE INDEX IF NOT EXISTS main.customers_tq ON customers (tq_id);
+             CREATE INDEX IF NOT EXISTS main.meters_customer ON meters (customer_id);
+             CREATE INDEX IF NOT EXISTS main.bills_customer ON bills (customer_id);
+             CREATE INDEX IF NOT EXISTS main.payments_bill ON payments (bill_id);",
+        )?;
         Ok(Sqlite { conn, staged: Vec::new(), insert_sql: std::collections::HashMap::new() })
     }
 

@@ -1,0 +1,472 @@
+//! The API and the pages over a generated, imported and audited county: every role, every
+//! transition, station scoping everywhere, CSRF, lockout, the trail. Requests go through the
+//! whole router (middleware included) without a network.
+
+mod common;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use common::{PASSWORD, county};
+
+/// A fresh closed loop (users, orders) over the shared county: each test its own flow.sqlite.
+struct Env {
+    app: Router,
+    a: String,
+    b: String,
+    _guard: std::sync::MutexGuard<'static, ()>,
+}
+
+fn env() -> Env {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let c = county();
+    common::fresh_flow(c);
+    let (a, b) = (c.stations[0].clone(), c.stations[1].clone());
+    let app = jicha_web::router(jicha_web::App::new(&c.root).unwrap());
+    Env { app, a, b, _guard: guard }
+}
+
+struct Session2 {
+    cookie: String,
+    csrf: String,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec();
+    Reply { status, headers, body }
+}
+
+async fn login(app: &Router, user: &str) -> Session2 {
+    let r = send(
+        app,
+        Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"username": user, "password": PASSWORD}).to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let cookie = r.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    Session2 { cookie, csrf: r.json()["csrf"].as_str().unwrap().to_string() }
+}
+
+async fn get(app: &Router, s: &Session2, uri: &str) -> Reply {
+    send(app, Request::get(uri).header(header::COOKIE, &s.cookie).body(Body::empty()).unwrap()).await
+}
+
+async fn post(app: &Router, s: &Session2, uri: &str, body: Value) -> Reply {
+    send(
+        app,
+        Request::post(uri)
+            .header(header::COOKIE, &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn upload(app: &Router, s: &Session2, uri: &str, name: &str, content: &[u8]) -> Reply {
+    let boundary = "XjichaBoundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(content);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    send(
+        app,
+        Request::post(uri)
+            .header(header::COOKIE, &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Findings of a station (ids), at most n.
+async fn findings_of(app: &Router, s: &Session2, station: &str, n: usize) -> Vec<Value> {
+    let r = get(app, s, &format!("/api/findings?station={station}&per_page=500")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.json()["findings"].as_array().unwrap().iter().take(n).cloned().collect()
+}
+
+#[tokio::test]
+async fn without_a_session_nothing_is_shown_and_changes_need_the_csrf_token() {
+    let e = env();
+    let r = send(&e.app, Request::get("/api/findings").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send(&e.app, Request::get("/orders").body(Body::empty()).unwrap()).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.headers[header::LOCATION].to_str().unwrap().starts_with("/login"));
+    let r = send(&e.app, Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert!(r.text().contains("用户名") && r.text().contains("密码"), "the login page is in Chinese");
+    for h in ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"] {
+        assert!(r.headers.contains_key(h), "security header {h}");
+    }
+    let auditor = login(&e.app, "auditor").await;
+    let ids: Vec<Value> =
+        findings_of(&e.app, &auditor, &e.a, 1).await.iter().map(|f| f["finding_id"].clone()).collect();
+    let without = send(
+        &e.app,
+        Request::post("/api/orders")
+            .header(header::COOKIE, &auditor.cookie)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"finding_ids": ids, "deadline": "2099-01-01"}).to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(without.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let other_site = send(
+        &e.app,
+        Request::post("/api/orders")
+            .header(header::COOKIE, &auditor.cookie)
+            .header("x-csrf-token", &auditor.csrf)
+            .header(header::ORIGIN, "http://evil.example")
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"finding_ids": ids, "deadline": "2099-01-01"}).to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(other_site.status, StatusCode::FORBIDDEN, "cross-origin");
+    let list = get(&e.app, &auditor, "/api/orders").await;
+    assert_eq!(list.json()["orders"].as_array().unwrap().len(), 0, "nothing was made");
+    let doc = send(&e.app, Request::get("/api/openapi.json").body(Body::empty()).unwrap()).await.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/orders/{id}/transition"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account() {
+    let e = env();
+    for _ in 0..5 {
+        let r = send(
+            &e.app,
+            Request::post("/api/login")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json!({"username": "staff_a", "password": "wrong"}).to_string()))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = send(
+        &e.app,
+        Request::post("/api/login")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"username": "staff_a", "password": PASSWORD}).to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.json()["error"].as_str().unwrap().contains("锁定"));
+}
+
+#[tokio::test]
+async fn a_station_user_reaches_nothing_of_another_station() {
+    let e = env();
+    let auditor = login(&e.app, "auditor").await;
+    let of_a = findings_of(&e.app, &auditor, &e.a, 2).await;
+    let of_b = findings_of(&e.app, &auditor, &e.b, 2).await;
+    let ids: Vec<Value> = of_a.iter().chain(of_b.iter()).map(|f| f["finding_id"].clone()).collect();
+    let made =
+        post(&e.app, &auditor, "/api/orders", json!({"finding_ids": ids, "deadline": "2099-01-31"})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let orders = made.json()["orders"].as_array().unwrap().clone();
+    assert_eq!(orders.len(), 2, "one order per station");
+    let order_b = {
+        let list = get(&e.app, &auditor, &format!("/api/orders?station={}", e.b)).await.json();
+        list["orders"][0]["order_id"].as_i64().unwrap()
+    };
+    // Evidence on B's order, uploaded by B.
+    let staff_b = login(&e.app, "staff_b").await;
+    assert_eq!(
+        post(&e.app, &staff_b, &format!("/api/orders/{order_b}/transition"), json!({"action": "start"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let up = upload(
+        &e.app,
+        &staff_b,
+        &format!("/api/orders/{order_b}/files"),
+        "照片.png",
+        b"\x89PNG\r\n\x1a\n0000",
+    )
+    .await;
+    assert_eq!(up.status, StatusCode::CREATED, "{}", up.text());
+    let file_b = up.json()["file_id"].as_i64().unwrap();
+
+    let staff = login(&e.app, "staff_a").await;
+    // Lists: only their station, whatever the filter asks.
+    let mine = get(&e.app, &staff, &format!("/api/findings?station={}&per_page=500", e.b)).await.json();
+    let rows = mine["findings"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|f| f["station_id"] == e.a.as_str()), "station filter cannot widen the scope");
+    let orders_seen = get(&e.app, &staff, "/api/orders").await.json();
+    assert!(orders_seen["orders"].as_array().unwrap().iter().all(|o| o["station_id"] == e.a.as_str()));
+    // Another station's finding, order, customer, file, area, station: not found.
+    let fb = of_b[0]["finding_id"].as_str().unwrap();
+    let customer_b = of_b
+        .iter()
+        .chain(findings_of(&e.app, &auditor, &e.b, 500).await.iter())
+        .find(|f| f["entity_type"] == "customer")
+        .map(|f| f["entity_id"].as_str().unwrap().to_string());
+    let mut forbidden = vec![
+        format!("/api/findings/{fb}"),
+        format!("/api/orders/{order_b}"),
+        format!("/api/files/{file_b}"),
+        format!("/files/{file_b}"),
+        format!("/api/stations/{}", e.b),
+        format!("/findings/{fb}"),
+        format!("/orders/{order_b}"),
+    ];
+    if let Some(c) = customer_b {
+        forbidden.push(format!("/api/customers/{c}"));
+        forbidden.push(format!("/customers/{c}"));
+    }
+    for uri in &forbidden {
+        let r = get(&e.app, &staff, uri).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}: {}", r.text());
+    }
+    // Changes to another station's order: not found as well.
+    let r = post(&e.app, &staff, &format!("/api/orders/{order_b}/transition"), json!({"action": "rectify"}))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = post(&e.app, &staff, &format!("/api/orders/{order_b}/comments"), json!({"text": "x"})).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = upload(&e.app, &staff, &format!("/api/orders/{order_b}/files"), "a.txt", b"hello").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // The export holds only their station's rows.
+    let x = get(&e.app, &staff, "/api/findings.xlsx").await;
+    assert_eq!(x.status, StatusCode::OK);
+    let path = county().root.join("scoped-export.xlsx");
+    std::fs::write(&path, &x.body).unwrap();
+    use calamine::Reader;
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    let sheet = book.worksheet_range("疑似问题").unwrap();
+    let station_col = 6;
+    let rows: Vec<String> = sheet.rows().skip(1).map(|r| r[station_col].to_string()).collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|s| s.contains(e.a.as_str())), "export rows: {rows:?}");
+    // Station users cannot make orders, read the whole trail or manage users.
+    let r = post(
+        &e.app,
+        &staff,
+        "/api/orders",
+        json!({"finding_ids": [of_a[0]["finding_id"]], "deadline": "2099-01-31"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&e.app, &staff, "/api/trail").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&e.app, &staff, "/api/users").await.status, StatusCode::FORBIDDEN);
+    // The manager reads everything and changes nothing.
+    let manager = login(&e.app, "manager").await;
+    assert_eq!(get(&e.app, &manager, &format!("/api/orders/{order_b}")).await.status, StatusCode::OK);
+    let r = post(
+        &e.app,
+        &manager,
+        "/api/orders",
+        json!({"finding_ids": [of_a[0]["finding_id"]], "deadline": "2099-01-31"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post(&e.app, &manager, &format!("/api/orders/{order_b}/comments"), json!({"text": "看看"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn an_order_goes_through_every_state_and_a_return_keeps_its_history() {
+    let e = env();
+    let auditor = login(&e.app, "auditor").await;
+    let staff = login(&e.app, "staff_a").await;
+    let f = findings_of(&e.app, &auditor, &e.a, 1).await.remove(0);
+    let fid = f["finding_id"].as_str().unwrap().to_string();
+    let made =
+        post(&e.app, &auditor, "/api/orders", json!({"finding_ids": [fid], "deadline": "2099-01-31"})).await;
+    let id = made.json()["orders"][0][0].as_i64().unwrap();
+    let go = |who: &Session2, action: &str, reason: &str| {
+        let (app, who_cookie, who_csrf) = (e.app.clone(), who.cookie.clone(), who.csrf.clone());
+        let body = json!({"action": action, "reason": reason});
+        async move {
+            let s = Session2 { cookie: who_cookie, csrf: who_csrf };
+            post(&app, &s, &format!("/api/orders/{id}/transition"), body).await
+        }
+    };
+    // Illegal: out of order, or by the wrong side.
+    assert_eq!(go(&staff, "submit", "").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(go(&auditor, "start", "").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(go(&staff, "accept", "").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(go(&staff, "start", "").await.status, StatusCode::OK);
+    assert_eq!(go(&staff, "rectify", "").await.status, StatusCode::BAD_REQUEST, "no result yet");
+    let r = post(
+        &e.app,
+        &staff,
+        &format!("/api/orders/{id}/items/{fid}"),
+        json!({"result": "confirmed", "cause": "表计接线错误", "recovered": 123.45}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(go(&staff, "rectify", "").await.status, StatusCode::OK);
+    let bad = upload(&e.app, &staff, &format!("/api/orders/{id}/files"), "evil.pdf", b"MZ\x90\x00").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "content must match the type");
+    let up =
+        upload(&e.app, &staff, &format!("/api/orders/{id}/files"), "整改说明.txt", "已更换电能表".as_bytes())
+            .await;
+    assert_eq!(up.status, StatusCode::CREATED);
+    assert_eq!(go(&staff, "submit", "").await.status, StatusCode::OK);
+    assert_eq!(go(&auditor, "return", "").await.status, StatusCode::BAD_REQUEST, "a return needs reasons");
+    assert_eq!(go(&auditor, "return", "照片不清晰，请补拍").await.status, StatusCode::OK);
+    let d = get(&e.app, &staff, &format!("/api/orders/{id}")).await.json();
+    assert_eq!(d["order"]["state"], "verifying");
+    assert!(d["events"].as_array().unwrap().iter().any(|ev| ev["text"] == "照片不清晰，请补拍"));
+    assert_eq!(d["items"][0]["result"], "confirmed", "results survive a return");
+    assert_eq!(d["files"].as_array().unwrap().len(), 1);
+    assert_eq!(go(&staff, "rectify", "").await.status, StatusCode::OK);
+    assert_eq!(go(&staff, "submit", "").await.status, StatusCode::OK);
+    assert_eq!(go(&auditor, "accept", "").await.status, StatusCode::OK);
+    assert_eq!(go(&auditor, "archive", "").await.status, StatusCode::OK);
+    assert_eq!(go(&auditor, "archive", "").await.status, StatusCode::BAD_REQUEST);
+    let d = get(&e.app, &auditor, &format!("/api/orders/{id}")).await.json();
+    assert_eq!(d["order"]["recovered"], 123.45);
+    let states: Vec<&str> =
+        d["events"].as_array().unwrap().iter().filter_map(|ev| ev["to_state"].as_str()).collect();
+    assert_eq!(
+        states,
+        [
+            "dispatched",
+            "verifying",
+            "rectifying",
+            "submitted",
+            "verifying",
+            "rectifying",
+            "submitted",
+            "accepted",
+            "archived"
+        ]
+    );
+    assert!(d["trail"].as_array().unwrap().len() >= 9, "the trail holds every change");
+    let month = &d["order"]["archived_at"].as_str().unwrap()[0..7];
+    let drawn =
+        post(&e.app, &auditor, "/api/spot-checks", json!({"month": month, "share": 1.0})).await.json();
+    assert_eq!(drawn["drawn"], json!([id]));
+    assert_eq!(
+        post(&e.app, &auditor, &format!("/api/orders/{id}/spot-check"), json!({"result": "pass"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let p = get(&e.app, &auditor, "/api/precision").await.json();
+    assert_eq!(p["precision"][0]["precision"], 1.0);
+    // The download is the file uploaded.
+    let file_id = d["files"][0]["file_id"].as_i64().unwrap();
+    let dl = get(&e.app, &staff, &format!("/api/files/{file_id}")).await;
+    assert_eq!(dl.body, "已更换电能表".as_bytes());
+}
+
+#[tokio::test]
+async fn pages_are_in_chinese_and_show_the_evidence_with_its_chart() {
+    let e = env();
+    let auditor = login(&e.app, "auditor").await;
+    let home = get(&e.app, &auditor, "/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    let html = home.text();
+    for text in ["总览", "疑似问题", "稽查工单", "涉及金额", "按供电所", "chart-themes"] {
+        assert!(html.contains(text), "dashboard lacks {text}: {}", &html[..html.len().min(3000)]);
+    }
+    let customer_finding = findings_of(&e.app, &auditor, &e.a, 500)
+        .await
+        .into_iter()
+        .find(|f| f["entity_type"] == "customer" && f["evidence"]["baseline_mean_kwh"].is_number())
+        .expect("a customer finding with a baseline");
+    let page =
+        get(&e.app, &auditor, &format!("/findings/{}", customer_finding["finding_id"].as_str().unwrap()))
+            .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("证据") && html.contains("日电量与基线") && html.contains("chart-finding-option"));
+    let api =
+        get(&e.app, &auditor, &format!("/api/findings/{}", customer_finding["finding_id"].as_str().unwrap()))
+            .await
+            .json();
+    let days = api["chart"]["days"].as_array().unwrap();
+    assert!(days.len() >= 28 && days.iter().any(|d| d["kwh"].is_number()), "the customer's daily series");
+    let list = get(&e.app, &auditor, &format!("/findings?station={}&sort=amount", e.a)).await;
+    assert!(list.text().contains("派发稽查工单"));
+    // English on request.
+    let r = send(
+        &e.app,
+        Request::get("/")
+            .header(header::COOKIE, format!("{}; jicha_lang=en", auditor.cookie))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(r.text().contains("Dashboard"));
+    // A page form (urlencoded, CSRF in the body) makes an order and lands on it.
+    let fid = customer_finding["finding_id"].as_str().unwrap();
+    let r = send(
+        &e.app,
+        Request::post("/orders")
+            .header(header::COOKIE, &auditor.cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={}&finding_id={fid}&deadline=2099-01-31&note=", auditor.csrf)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let to = r.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(to.starts_with("/orders/"), "{to}");
+    let order = get(&e.app, &auditor, &to).await.text();
+    assert!(order.contains("已派发") && order.contains("流转记录"));
+}
+
+#[tokio::test]
+async fn an_edited_trail_row_is_reported() {
+    let e = env();
+    let auditor = login(&e.app, "auditor").await;
+    let f = findings_of(&e.app, &auditor, &e.a, 1).await.remove(0);
+    post(
+        &e.app,
+        &auditor,
+        "/api/orders",
+        json!({"finding_ids": [f["finding_id"]], "deadline": "2099-01-31"}),
+    )
+    .await;
+    let admin = login(&e.app, "admin").await;
+    assert_eq!(get(&e.app, &admin, "/api/trail").await.json()["verify"]["intact"], true);
+    let conn = rusqlite::Connection::open(county().root.join("flow.sqlite")).unwrap();
+    conn.execute("UPDATE trail SET actor = 'nobody' WHERE seq = 3", []).unwrap();
+    let v = get(&e.app, &admin, "/api/trail").await.json();
+    assert_eq!(v["verify"]["intact"], false);
+    assert_eq!(v["verify"]["first_broken"], 3);
+}
