@@ -144,7 +144,13 @@ pub fn verify_trail(dir: &DataDir) -> anyhow::Result<u8> {
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    use std::io::IsTerminal;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 /// `jicha serve`.
@@ -326,7 +332,7 @@ fn demo_people_and_orders(dir: &DataDir, period: &str) -> anyhow::Result<Vec<(St
             description: "计量箱封印缺失 3 处 / three metering-box seals missing".into(),
             measure: "补加封印并登记封印编号 / reseal and record the seal ids".into(),
             responsible: "张伟".into(),
-            deadline: String::new(),
+            deadline: deadline.clone(),
             order_id: 0,
             recorded_by: String::new(),
         },
