@@ -24,7 +24,7 @@ pub mod ops {
     /// The dashboard: findings by theme, station, specialty and month; orders by state; precision.
     pub fn dashboard(app: &Shared, cur: &Current, period: &str) -> Result<Value, AppError> {
         let scope = cur.actor.station_scope();
-        let summary = app.with_data(|c| data::summary(c, app.catalogue(), scope, period)).or_else(|e| {
+        let summary = app.with_data(|c| app.summary(c, scope, period)).or_else(|e| {
             if e.status == StatusCode::SERVICE_UNAVAILABLE { Ok(data::summary_empty()) } else { Err(e) }
         })?;
         let (by_state, overdue, precision) = app.with_flow(|c| {

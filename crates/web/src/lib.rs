@@ -12,6 +12,7 @@ pub mod i18n;
 pub mod openapi;
 pub mod pages;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,9 @@ impl Pool {
     }
 }
 
+/// (latest audit run, station scope, period).
+type SummaryKey = (i64, Option<String>, String);
+
 /// What every request handler shares.
 pub struct App {
     root: PathBuf,
@@ -55,6 +59,9 @@ pub struct App {
     catalogue: Catalogue,
     flow_pool: Pool,
     data_pool: Pool,
+    /// Dashboard figures by (latest audit run, station scope, period): they change only when an
+    /// audit stores findings, and a county's dashboard is read far more often than it is audited.
+    summaries: Mutex<HashMap<SummaryKey, data::Summary>>,
 }
 
 /// Shared state.
@@ -80,6 +87,7 @@ impl App {
             root: root.to_owned(),
             flow: flow.clone(),
             catalogue,
+            summaries: Mutex::new(HashMap::new()),
             flow_pool: Pool {
                 idle: Mutex::new(Vec::new()),
                 open: Box::new(move || f.open().map_err(AppError::from)),
@@ -129,6 +137,26 @@ impl App {
         f: impl FnOnce(&mut Connection) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
         self.data_pool.with(f)
+    }
+
+    /// The dashboard's figures, computed once per audit run, scope and period.
+    pub fn summary(
+        &self,
+        conn: &Connection,
+        scope: Option<&str>,
+        period: &str,
+    ) -> Result<data::Summary, AppError> {
+        let run: i64 =
+            conn.query_row("SELECT COALESCE(MAX(run_id), 0) FROM audit_runs", [], |r| r.get(0)).unwrap_or(0);
+        let key = (run, scope.map(str::to_owned), period.to_owned());
+        if let Some(s) = self.summaries.lock().map_err(|_| AppError::internal("cache"))?.get(&key) {
+            return Ok(s.clone());
+        }
+        let s = data::summary(conn, &self.catalogue, scope, period)?;
+        let mut cache = self.summaries.lock().map_err(|_| AppError::internal("cache"))?;
+        cache.retain(|k, _| k.0 == run);
+        cache.insert(key, s.clone());
+        Ok(s)
     }
 
     /// Whether anything was imported.
