@@ -76,11 +76,10 @@ pub mod ops {
     }
 
     fn chart_of(app: &Shared, f: &data::FindingView) -> Result<Value, AppError> {
-        let root = app.root().to_owned();
         match f.entity_type.as_str() {
             "customer" => {
                 let Some((from, to)) = data::window(&f.period, 3) else { return Ok(Value::Null) };
-                let days = data::customer_daily(&root, &f.entity_id, from, to)?;
+                let days = data::customer_daily(&*app.series()?, &f.entity_id, from, to)?;
                 let baseline = f.evidence.get("baseline_mean_kwh").and_then(Value::as_f64);
                 Ok(json!({"kind": "customer", "period": f.period, "days": days, "baseline_kwh": baseline}))
             }
@@ -88,7 +87,7 @@ pub mod ops {
                 let area = app.with_data(|c| data::area(c, None, &f.entity_id))?;
                 let Some((_, customers)) = area else { return Ok(Value::Null) };
                 let Some((from, to)) = data::window(&f.period, 0) else { return Ok(Value::Null) };
-                let days = data::area_daily(&root, &f.entity_id, &customers, from, to)?;
+                let days = data::area_daily(&*app.series()?, &f.entity_id, &customers, from, to)?;
                 Ok(json!({"kind": "area", "period": f.period, "days": days}))
             }
             "bill" => {
@@ -128,7 +127,7 @@ pub mod ops {
             app.with_data(|c| data::findings_of_entity(c, app.catalogue(), scope, "customer", id))?;
         let latest = app.with_data(|c| data::periods(c))?.into_iter().next();
         let daily = match latest.as_deref().and_then(|p| data::window(p, 12)) {
-            Some((from, to)) => data::customer_daily(app.root(), id, from, to)?,
+            Some((from, to)) => data::customer_daily(&*app.series()?, id, from, to)?,
             None => Vec::new(),
         };
         let order_ids = app.with_flow(|c| {
@@ -153,7 +152,7 @@ pub mod ops {
             period.to_string()
         };
         let daily = match data::window(&period, 0) {
-            Some((from, to)) => data::area_daily(app.root(), id, &customers, from, to)?,
+            Some((from, to)) => data::area_daily(&*app.series()?, id, &customers, from, to)?,
             None => Vec::new(),
         };
         let findings =

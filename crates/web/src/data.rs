@@ -7,7 +7,6 @@ use chrono::{Datelike, NaiveDate};
 use jicha_engine::audit::Catalogue;
 use jicha_engine::columns;
 use jicha_store::findings::FindingRow;
-use jicha_store::layout::DataDir;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::{Map, Value};
@@ -581,7 +580,8 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-fn engine_err(e: jicha_engine::EngineError) -> AppError {
+/// An engine failure, logged.
+pub fn engine_err(e: jicha_engine::EngineError) -> AppError {
     AppError::internal(&e.to_string())
 }
 
@@ -595,12 +595,11 @@ pub fn window(period: &str, months_back: u32) -> Option<(NaiveDate, NaiveDate)> 
 
 /// A customer's daily consumption between two days (every day, unknown ones as None).
 pub fn customer_daily(
-    root: &std::path::Path,
+    session: &jicha_engine::Session,
     id: &str,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Day>, AppError> {
-    let session = jicha_engine::Session::open(&DataDir::new(root)).map_err(engine_err)?;
     let sql = format!(
         "SELECT date, kwh FROM daily_consumption WHERE customer_id = {} AND date >= DATE '{from}' AND date <= DATE '{to}'",
         quote(id)
@@ -630,13 +629,12 @@ fn every_day(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> 
 
 /// An area's supply, its customers' consumption and the loss rate, day by day.
 pub fn area_daily(
-    root: &std::path::Path,
+    session: &jicha_engine::Session,
     tq_id: &str,
     customers: &[String],
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<AreaDay>, AppError> {
-    let session = jicha_engine::Session::open(&DataDir::new(root)).map_err(engine_err)?;
     let mut supply = BTreeMap::new();
     let sql = format!(
         "SELECT date, kwh FROM supply WHERE point_type = 'tq' AND point_id = {} AND date >= DATE '{from}'

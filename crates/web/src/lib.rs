@@ -62,6 +62,9 @@ pub struct App {
     /// Dashboard figures by (latest audit run, station scope, period): they change only when an
     /// audit stores findings, and a county's dashboard is read far more often than it is audited.
     summaries: Mutex<HashMap<SummaryKey, data::Summary>>,
+    /// The query engine over the stored series, opened once per import (the Parquet footers and
+    /// statistics are read once, not per request).
+    series: Mutex<Option<(i64, Arc<jicha_engine::Session>)>>,
 }
 
 /// Shared state.
@@ -88,6 +91,7 @@ impl App {
             flow: flow.clone(),
             catalogue,
             summaries: Mutex::new(HashMap::new()),
+            series: Mutex::new(None),
             flow_pool: Pool {
                 idle: Mutex::new(Vec::new()),
                 open: Box::new(move || f.open().map_err(AppError::from)),
@@ -159,9 +163,38 @@ impl App {
         Ok(s)
     }
 
+    /// The query engine over the stored series as of the latest import.
+    pub fn series(&self) -> Result<Arc<jicha_engine::Session>, AppError> {
+        let import: i64 = self.with_data(|c| {
+            Ok(c.query_row("SELECT COALESCE(MAX(import_id), 0) FROM imports", [], |r| r.get(0)).unwrap_or(0))
+        })?;
+        let mut cached = self.series.lock().map_err(|_| AppError::internal("series cache"))?;
+        if let Some((at, session)) = cached.as_ref()
+            && *at == import
+        {
+            return Ok(session.clone());
+        }
+        let session =
+            Arc::new(jicha_engine::Session::open(&DataDir::new(&self.root)).map_err(data::engine_err)?);
+        *cached = Some((import, session.clone()));
+        Ok(session)
+    }
+
     /// Whether anything was imported.
     pub fn has_data(&self) -> bool {
         DataDir::new(&self.root).database().exists()
+    }
+}
+
+impl Drop for App {
+    /// The query engine owns a runtime, which may not be dropped on an async thread (where the
+    /// app usually ends): it is dropped on a thread of its own.
+    fn drop(&mut self) {
+        if let Ok(mut cached) = self.series.lock()
+            && let Some(session) = cached.take()
+        {
+            let _ = std::thread::spawn(move || drop(session)).join();
+        }
     }
 }
 
