@@ -1381,11 +1381,19 @@ async fn users_page(
         let l = c.lang;
         let body = html! {
             table {
-                tr { th { (l.t("用户名", "User")) } th { (l.t("姓名", "Name")) } th { (l.t("角色", "Role")) } th { (l.t("供电所", "Station")) } th { (l.t("锁定至", "Locked until")) } th { (l.t("重置密码", "Reset password")) } }
+                tr { th { (l.t("用户名", "User")) } th { (l.t("姓名", "Name")) } th { (l.t("角色与供电所", "Role and station")) } th { (l.t("锁定至", "Locked until")) } th { (l.t("重置密码", "Reset password")) } }
                 @for u in &list {
                     tr {
-                        td { (u.username) } td { (u.display_name) } td { (l.t(u.role.name_zh(), u.role.name_en())) }
-                        td { (u.station_id.as_deref().map(|s| stations.get(s).cloned().unwrap_or_else(|| s.to_string())).unwrap_or_default()) }
+                        td { (u.username) } td { (u.display_name) }
+                        td { form.inline method="post" action=(format!("/admin/users/{}/assign", url_encode(&u.username))) {
+                            input type="hidden" name="csrf" value=(c.csrf);
+                            select name="role" { @for r in Role::ALL { option value=(r.code()) selected[r == u.role] { (l.t(r.name_zh(), r.name_en())) } } }
+                            select name="station_id" {
+                                option value="" { "—" }
+                                @for (id, name) in &stations { option value=(id) selected[u.station_id.as_deref() == Some(id.as_str())] { (name) } }
+                            }
+                            button type="submit" { (l.t("保存", "Save")) }
+                        } }
                         td { (u.locked_until.clone().unwrap_or_default()) }
                         td { form.inline method="post" action=(format!("/admin/users/{}/password", url_encode(&u.username))) {
                             input type="hidden" name="csrf" value=(c.csrf);
@@ -1439,6 +1447,25 @@ async fn post_password(
     let r =
         blocking(move || app.with_flow(|c| Ok(users::set_password(c, &cur.actor, &name, &password)?))).await;
     back("/admin/users", r.map(|_| l.t("已重置密码", "Password reset").to_string()))
+}
+
+async fn post_assign(
+    State(app): State<Shared>,
+    Extension(cur): Extension<Current>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
+    let pairs = form_pairs(&body);
+    let (role, station) = (field(&pairs, "role").to_string(), field(&pairs, "station_id").to_string());
+    let l = cur.lang;
+    let r = blocking(move || {
+        let role = Role::parse(&role)
+            .ok_or_else(|| AppError::bad(format!("未知角色 {role} / unknown role {role}")))?;
+        let station = Some(station.as_str()).filter(|s| !s.is_empty());
+        app.with_flow(|c| Ok(users::assign(c, &cur.actor, &name, role, station)?))
+    })
+    .await;
+    back("/admin/users", r.map(|_| l.t("已保存角色与供电所", "Role and station saved").to_string()))
 }
 
 async fn trail_page(
@@ -1498,5 +1525,6 @@ pub fn routes() -> Router<Shared> {
         .route("/onsite", get(onsite_page).post(post_onsite))
         .route("/admin/users", get(users_page).post(post_user))
         .route("/admin/users/{name}/password", post(post_password))
+        .route("/admin/users/{name}/assign", post(post_assign))
         .route("/trail", get(trail_page))
 }

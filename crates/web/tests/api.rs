@@ -470,3 +470,31 @@ async fn an_edited_trail_row_is_reported() {
     assert_eq!(v["verify"]["intact"], false);
     assert_eq!(v["verify"]["first_broken"], 3);
 }
+
+#[tokio::test]
+async fn an_administrator_moves_a_user_to_another_station_and_the_scope_follows() {
+    let e = env();
+    let admin = login(&e.app, "admin").await;
+    let staff_b = login(&e.app, "staff_b").await;
+    let before = get(&e.app, &staff_b, "/api/findings?per_page=500").await.json();
+    assert!(before["findings"].as_array().unwrap().iter().all(|f| f["station_id"] == e.b.as_str()));
+    let r = send(
+        &e.app,
+        Request::post("/admin/users/staff_b/assign")
+            .header(header::COOKIE, &admin.cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("csrf={}&role=station_staff&station_id={}", admin.csrf, e.a)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.headers[header::LOCATION].to_str().unwrap().contains("ok="));
+    // The old session ended with the change; a new one sees the new station only.
+    assert_eq!(get(&e.app, &staff_b, "/api/findings").await.status, StatusCode::UNAUTHORIZED);
+    let again = login(&e.app, "staff_b").await;
+    let after = get(&e.app, &again, "/api/findings?per_page=500").await.json();
+    let rows = after["findings"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|f| f["station_id"] == e.a.as_str()));
+    let trail = get(&e.app, &admin, "/api/trail?object=user:staff_b").await.json();
+    assert!(trail["entries"].as_array().unwrap().iter().any(|t| t["action"] == "user.assign"));
+}
