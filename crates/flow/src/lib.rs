@@ -225,12 +225,19 @@ impl Flow {
     /// power cut.
     pub fn open(&self) -> FlowResult<Connection> {
         std::fs::create_dir_all(&self.root)?;
+        let conn = self.connect()?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(conn)
+    }
+
+    /// Another connection to a database [`Flow::open`] has made ready (a server's pool): the
+    /// per-connection settings only.
+    pub fn connect(&self) -> FlowResult<Connection> {
         let conn = Connection::open(self.database())?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        conn.execute_batch(SCHEMA)?;
         Ok(conn)
     }
 }

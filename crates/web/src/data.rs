@@ -217,7 +217,8 @@ pub fn findings(
         "station" => "station_id",
         "entity" => "entity_id",
         "period" => "period",
-        _ => "COALESCE(amount_at_risk, -1)",
+        // SQLite sorts NULL first, so money descending puts findings without an amount last.
+        _ => "amount_at_risk",
     };
     let dir = if q.dir == "asc" { "ASC" } else { "DESC" };
     let sql = format!(
