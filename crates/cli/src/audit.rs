@@ -170,9 +170,7 @@ fn join_open_orders(dir: &DataDir, findings: &[jicha_engine::Finding]) -> anyhow
     periods.dedup();
     let mut snapshots = Vec::new();
     for p in periods {
-        snapshots.extend(
-            jicha_store::findings::load(dir, p)?.into_iter().map(jicha_flow::orders::FindingSnapshot::from),
-        );
+        snapshots.extend(jicha_store::findings::load(dir, p)?);
     }
     let mut conn = flow.open().map_err(|e| anyhow::anyhow!("{e}"))?;
     let joined = jicha_flow::orders::join_open(&mut conn, &snapshots).map_err(|e| anyhow::anyhow!("{e}"))?;

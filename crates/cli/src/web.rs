@@ -234,8 +234,7 @@ fn demo_people_and_orders(dir: &DataDir, period: &str) -> anyhow::Result<Vec<(St
     let flow = Flow::new(dir.root());
     let mut conn = flow.open()?;
     let sys = Actor::system();
-    let findings: Vec<FindingSnapshot> =
-        jicha_store::findings::load(dir, period)?.into_iter().map(FindingSnapshot::from).collect();
+    let findings: Vec<FindingSnapshot> = jicha_store::findings::load(dir, period)?;
     let mut stations: Vec<String> = findings.iter().filter_map(|f| f.station_id.clone()).collect();
     stations.sort();
     stations.dedup();

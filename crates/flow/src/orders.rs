@@ -184,45 +184,9 @@ impl Action {
     }
 }
 
-/// A finding as an order keeps it: a copy, so that the order keeps its history when a rerun of
-/// the audit no longer finds it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FindingSnapshot {
-    /// Stable finding id.
-    pub finding_id: String,
-    /// Theme code.
-    pub theme: String,
-    /// Entity type.
-    pub entity_type: String,
-    /// Entity id.
-    pub entity_id: String,
-    /// Station.
-    pub station_id: Option<String>,
-    /// Period.
-    pub period: String,
-    /// Severity.
-    pub severity: String,
-    /// Evidence JSON.
-    pub evidence: String,
-    /// Money at risk.
-    pub amount_at_risk: Option<f64>,
-}
-
-impl From<jicha_store::findings::FindingRow> for FindingSnapshot {
-    fn from(f: jicha_store::findings::FindingRow) -> FindingSnapshot {
-        FindingSnapshot {
-            finding_id: f.finding_id,
-            theme: f.theme,
-            entity_type: f.entity_type,
-            entity_id: f.entity_id,
-            station_id: f.station_id,
-            period: f.period,
-            severity: f.severity,
-            evidence: f.evidence,
-            amount_at_risk: f.amount_at_risk,
-        }
-    }
-}
+/// A finding as an order keeps it: a copy of the stored row, so that the order keeps its history
+/// when a rerun of the audit no longer finds it.
+pub type FindingSnapshot = jicha_store::findings::FindingRow;
 
 /// An order as listed.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -1233,14 +1197,26 @@ pub fn status_of_findings(conn: &Connection, ids: &[String]) -> FlowResult<BTree
     Ok(out)
 }
 
-/// Counts of orders by state (and overdue), as the user may see them.
+/// Counts of orders by state (and overdue), as the user may see them: one grouped query, since
+/// every dashboard asks.
 pub fn counts(conn: &Connection, actor: &Actor) -> FlowResult<(BTreeMap<State, i64>, i64)> {
-    let orders = list(conn, actor, &Filter::default())?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT state, COUNT(*), SUM(deadline < ?2 AND state IN ('dispatched', 'verifying', 'rectifying'))
+         FROM orders WHERE ?1 IS NULL OR station_id = ?1 GROUP BY state",
+    )?;
     let mut by_state = BTreeMap::new();
-    for o in &orders {
-        *by_state.entry(o.state).or_insert(0) += 1;
+    let mut overdue = 0;
+    let rows = stmt.query_map(params![actor.station_scope(), today()], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    })?;
+    for row in rows {
+        let (state, n, late) = row?;
+        if let Some(state) = State::parse(&state) {
+            by_state.insert(state, n);
+        }
+        overdue += late;
     }
-    Ok((by_state, orders.iter().filter(|o| o.overdue).count() as i64))
+    Ok((by_state, overdue))
 }
 
 #[cfg(test)]
@@ -1357,5 +1333,7 @@ mod tests {
                 && e[0].recipients.contains(&"auditor".to_string())
         );
         assert!(escalate_overdue(&mut conn).unwrap().is_empty());
+        let (by_state, overdue) = counts(&conn, &a).unwrap();
+        assert_eq!((by_state.get(&State::Dispatched).copied(), overdue), (Some(1), 1));
     }
 }

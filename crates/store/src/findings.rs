@@ -6,8 +6,8 @@ use rusqlite::{Connection, params};
 use crate::error::{StoreError, StoreResult};
 use crate::layout::DataDir;
 
-/// One finding as stored.
-#[derive(Debug, Clone, PartialEq)]
+/// One finding as stored (and as an audit order keeps its copy).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FindingRow {
     /// Stable id of (theme, entity type, entity id, period).
     pub finding_id: String,

@@ -187,7 +187,6 @@ pub mod ops {
             ids.iter()
                 .map(|id| {
                     data::finding(c, scope, id)?
-                        .map(FindingSnapshot::from)
                         .ok_or_else(|| AppError::not_found(&format!("疑似问题 {id} / finding {id}")))
                 })
                 .collect()
