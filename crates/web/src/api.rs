@@ -239,7 +239,7 @@ pub mod ops {
     /// Findings as an .xlsx workbook (Chinese headers; text cells never become formulas).
     pub fn findings_xlsx(app: &Shared, cur: &Current, q: &FindingQuery) -> Result<Vec<u8>, AppError> {
         let scope = cur.actor.station_scope();
-        let (period, rows) = app.with_data(|c| data::all_findings(c, app.catalogue(), scope, q))?;
+        let (_, rows) = app.with_data(|c| data::all_findings(c, app.catalogue(), scope, q))?;
         let names = app.with_data(|c| data::station_names(c))?;
         let x = |e: rust_xlsxwriter::XlsxError| AppError::internal(&e.to_string());
         let mut book = rust_xlsxwriter::Workbook::new();
@@ -296,7 +296,6 @@ pub mod ops {
         }
         sheet.set_freeze_panes(1, 0).map_err(x)?;
         sheet.autofit();
-        let _ = period;
         book.save_to_buffer().map_err(x)
     }
 }

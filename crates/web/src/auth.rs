@@ -64,11 +64,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 /// The CSRF field of a form body, urlencoded or multipart.
 fn csrf_in_body(content_type: &str, body: &[u8]) -> Option<String> {
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        let text = std::str::from_utf8(body).ok()?;
-        return text.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == "csrf").then(|| v.to_string())
-        });
+        return crate::pages::form_pairs(body).into_iter().find_map(|(k, v)| (k == "csrf").then_some(v));
     }
     if content_type.starts_with("multipart/form-data") {
         let marker = b"name=\"csrf\"\r\n\r\n";

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use jicha_engine::audit::Catalogue;
 use jicha_engine::columns;
 use jicha_store::findings::FindingRow;
@@ -199,6 +199,29 @@ pub fn findings(
     scope: Option<&str>,
     q: &FindingQuery,
 ) -> Result<(String, u64, Vec<FindingView>), AppError> {
+    let page = (q.per_page(), u64::from(q.page() - 1) * u64::from(q.per_page()));
+    select_findings(conn, catalogue, scope, q, Some(page))
+}
+
+/// Every finding matching (for exports), in list order: one query, no paging.
+pub fn all_findings(
+    conn: &Connection,
+    catalogue: &Catalogue,
+    scope: Option<&str>,
+    q: &FindingQuery,
+) -> Result<(String, Vec<FindingView>), AppError> {
+    let (period, _, rows) = select_findings(conn, catalogue, scope, q, None)?;
+    Ok((period, rows))
+}
+
+/// The findings matching `q` in its order, one page (limit, offset) or all, with how many match.
+fn select_findings(
+    conn: &Connection,
+    catalogue: &Catalogue,
+    scope: Option<&str>,
+    q: &FindingQuery,
+    page: Option<(u32, u64)>,
+) -> Result<(String, u64, Vec<FindingView>), AppError> {
     let period = if q.period.is_empty() {
         periods(conn)?.into_iter().next().unwrap_or_default()
     } else {
@@ -208,9 +231,6 @@ pub fn findings(
         return Ok((period, 0, Vec::new()));
     }
     let (w, args) = where_clause(catalogue, scope, q, &period);
-    let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM findings{w}"))?
-        .query_row(params_from_iter(&args), |r| r.get(0))?;
     let column = match q.sort.as_str() {
         "severity" => "CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END",
         "theme" => "theme",
@@ -221,37 +241,18 @@ pub fn findings(
         _ => "amount_at_risk",
     };
     let dir = if q.dir == "asc" { "ASC" } else { "DESC" };
-    let sql = format!(
-        "SELECT {FINDING_COLUMNS} FROM findings{w} ORDER BY {column} {dir}, finding_id LIMIT {} OFFSET {}",
-        q.per_page(),
-        u64::from(q.page() - 1) * u64::from(q.per_page())
-    );
+    let limit = page.map(|(n, skip)| format!(" LIMIT {n} OFFSET {skip}")).unwrap_or_default();
+    let sql = format!("SELECT {FINDING_COLUMNS} FROM findings{w} ORDER BY {column} {dir}, finding_id{limit}");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows: Vec<FindingRow> =
         stmt.query_map(params_from_iter(&args), finding_of)?.collect::<Result<_, _>>()?;
-    Ok((period, total as u64, rows.into_iter().map(|r| FindingView::of(r, catalogue)).collect()))
-}
-
-/// Every finding matching (for exports), in list order.
-pub fn all_findings(
-    conn: &Connection,
-    catalogue: &Catalogue,
-    scope: Option<&str>,
-    q: &FindingQuery,
-) -> Result<(String, Vec<FindingView>), AppError> {
-    let mut all = q.clone();
-    all.per_page = Some(500);
-    let mut out = Vec::new();
-    let mut page = 1;
-    loop {
-        all.page = Some(page);
-        let (period, total, rows) = findings(conn, catalogue, scope, &all)?;
-        out.extend(rows);
-        if out.len() as u64 >= total || page > 10_000 {
-            return Ok((period, out));
-        }
-        page += 1;
-    }
+    let total = match page {
+        Some(_) => conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM findings{w}"))?
+            .query_row(params_from_iter(&args), |r| r.get::<_, i64>(0))? as u64,
+        None => rows.len() as u64,
+    };
+    Ok((period, total, rows.into_iter().map(|r| FindingView::of(r, catalogue)).collect()))
 }
 
 /// One finding, if the user may see it.
@@ -685,9 +686,4 @@ pub fn area_daily(
             AreaDay { date: d.to_string(), supply_kwh: s, consumption_kwh: c, loss_pct: loss }
         })
         .collect())
-}
-
-/// The month before the first of `period`'s month (for "13 months": this month and 12 before).
-pub fn month_label(d: NaiveDate) -> String {
-    format!("{:04}-{:02}", d.year(), d.month())
 }
