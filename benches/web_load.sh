@@ -4,9 +4,15 @@
 #
 #   bash benches/web_load.sh DATA_DIR [FINDINGS]
 #
-# DATA_DIR is an imported and audited data dir (e.g. from `bash benches/audit.sh 100000 12`); it is
-# copied to a scratch dir, where the findings of its latest period are multiplied to FINDINGS
-# (default 50000) with fresh ids, so the original is never changed.
+# DATA_DIR is an imported and audited data dir (e.g. from `bash benches/audit.sh 100000 12`). It is
+# copied to a scratch dir (databases copied, series files hard-linked: committed files are never
+# changed), the latest period is audited again by this build, and that period's findings are
+# multiplied to FINDINGS (default 50000) with fresh ids, so the original is never changed.
+#
+# Finding details are measured three ways: cold (one request at a time, each a customer whose days
+# were not read before: the Parquet pages are read), one finding asked for again and again (its
+# chart read once and then kept), and a random one of up to 2,000 other customers' findings per
+# request (each customer's days read on first ask, then kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC="$1"
@@ -16,9 +22,13 @@ cargo build --release --locked -p jicha-cli
 JICHA="$CARGO_TARGET_DIR/release/jicha"
 WORK="${WORK:-/var/tmp/jicha-web-load}"
 rm -rf "$WORK" && mkdir -p "$WORK"
-cp -r "$SRC" "$WORK/data"
+cp -al "$SRC" "$WORK/data"
 DATA="$WORK/data"
+rm -f "$DATA/.lock"
+for db in "$DATA"/*.sqlite*; do rm "$db" && cp "$SRC/$(basename "$db")" "$db"; done
 PERIOD=$(sqlite3 "$DATA/jicha.sqlite" "SELECT MAX(period) FROM findings")
+/usr/bin/time -f "jicha audit --period $PERIOD: wall %e s, peak RSS %M KiB" "$JICHA" --quiet --data "$DATA" \
+  audit --period "$PERIOD" --format jsonl --out /dev/null
 sqlite3 "$DATA/jicha.sqlite" <<SQL
 CREATE TEMP TABLE base AS SELECT * FROM findings WHERE period = '$PERIOD';
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n
@@ -44,12 +54,28 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 LUA
+# One finding per customer, shuffled: 200 for the cold runs, up to 2,000 others for the random run.
+sqlite3 "$DATA/jicha.sqlite" "SELECT '/findings/' || MIN(finding_id) FROM findings WHERE period = '$PERIOD'
+  AND entity_type = 'customer' GROUP BY entity_id ORDER BY random() LIMIT 2200" > "$WORK/customers.txt"
+head -200 "$WORK/customers.txt" > "$WORK/cold.txt"
+tail -n +201 "$WORK/customers.txt" | sed 's/.*/"&",/' > "$WORK/paths.txt"
+{ echo "paths = {"; cat "$WORK/paths.txt"; echo "}"
+  echo 'request = function() return wrk.format(nil, paths[math.random(#paths)]) end'
+  cat "$WORK/p95.lua"; } > "$WORK/random.lua"
 run() {
   echo "== $1"
   wrk -t2 -c100 -d"${DURATION:-20s}" --timeout 10s -s "$WORK/p95.lua" -H "Cookie: $COOKIE" "http://127.0.0.1:18080$2" | tail -1
 }
+echo "== finding detail, cold: one request at a time, $(wc -l < "$WORK/cold.txt") customers not read before"
+while read -r path; do
+  curl -s -o /dev/null -w "%{time_total}\n" -H "Cookie: $COOKIE" "http://127.0.0.1:18080$path"
+done < "$WORK/cold.txt" | sort -n | awk '{ t[NR] = $1 * 1000 } END {
+  printf "requests %d; latency ms: p50 %.1f  p95 %.1f  max %.1f\n", NR, t[int(NR * 0.5)], t[int(NR * 0.95)], t[NR] }'
 run "dashboard /" "/?period=$PERIOD"
 run "findings list, filtered and sorted" "/findings?period=$PERIOD&station=$STATION&severity=medium&sort=amount&dir=desc&page=3"
 run "finding detail (a VOL-DROP customer with its chart)" "/findings/$FID"
+echo "== finding detail, a random one of $(wc -l < "$WORK/paths.txt") other customers' findings per request"
+wrk -t2 -c100 -d"${DURATION:-20s}" --timeout 10s -s "$WORK/random.lua" -H "Cookie: $COOKIE" \
+  "http://127.0.0.1:18080/" | tail -1
 run "finding detail, JSON" "/api/findings/$FID"
 echo "server peak RSS: $(grep VmHWM /proc/$PID/status)"

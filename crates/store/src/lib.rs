@@ -13,6 +13,7 @@ pub mod error;
 pub mod findings;
 pub mod import;
 pub mod layout;
+pub mod lookup;
 pub mod relational;
 pub mod scan;
 pub mod series;

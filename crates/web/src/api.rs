@@ -41,7 +41,8 @@ pub mod ops {
     /// A page of findings with the order each is in.
     pub fn findings(app: &Shared, cur: &Current, q: &FindingQuery) -> Result<Value, AppError> {
         let scope = cur.actor.station_scope();
-        let (period, total, rows) = app.with_data(|c| data::findings(c, app.catalogue(), scope, q))?;
+        let (period, total, rows) =
+            app.with_data(|c| data::findings(c, app.catalogue(), app.counts(), scope, q))?;
         let ids: Vec<String> = rows.iter().map(|f| f.finding_id.clone()).collect();
         let status = app.with_flow(|c| Ok(orders::status_of_findings(c, &ids)?))?;
         let rows: Vec<Value> = rows
@@ -79,7 +80,7 @@ pub mod ops {
         match f.entity_type.as_str() {
             "customer" => {
                 let Some((from, to)) = data::window(&f.period, 3) else { return Ok(Value::Null) };
-                let days = data::customer_daily(&*app.series()?, &f.entity_id, from, to)?;
+                let days = data::customer_daily(&app.series()?.consumption, &f.entity_id, from, to)?;
                 let baseline = f.evidence.get("baseline_mean_kwh").and_then(Value::as_f64);
                 Ok(json!({"kind": "customer", "period": f.period, "days": days, "baseline_kwh": baseline}))
             }
@@ -127,7 +128,7 @@ pub mod ops {
             app.with_data(|c| data::findings_of_entity(c, app.catalogue(), scope, "customer", id))?;
         let latest = app.with_data(|c| data::periods(c))?.into_iter().next();
         let daily = match latest.as_deref().and_then(|p| data::window(p, 12)) {
-            Some((from, to)) => data::customer_daily(&*app.series()?, id, from, to)?,
+            Some((from, to)) => data::customer_daily(&app.series()?.consumption, id, from, to)?,
             None => Vec::new(),
         };
         let order_ids = app.with_flow(|c| {

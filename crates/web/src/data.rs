@@ -1,7 +1,7 @@
 //! What the pages and the API read: findings, the archive, bills, daily series. Every function
 //! takes the user's station scope (None = every station) and applies it in the query itself.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
 use jicha_engine::audit::Catalogue;
@@ -11,7 +11,8 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use serde_json::{Map, Value};
 
-use crate::AppError;
+use crate::{AppError, Stored};
+use jicha_store::lookup::ConsumptionIndex;
 
 /// A table row as a JSON object, column by column.
 pub type Row = Map<String, Value>;
@@ -192,15 +193,49 @@ fn where_clause(
     (sql, args)
 }
 
+/// How many findings match each filter of the list, kept per audit run (findings change only
+/// when an audit stores them): paging through a filter's pages counts its matches once.
+#[derive(Default)]
+pub struct Counts(std::sync::Mutex<HashMap<String, u64>>);
+
+impl Counts {
+    /// Filters kept before the cache starts over.
+    const KEPT: usize = 4096;
+
+    fn get_or_count(
+        &self,
+        conn: &Connection,
+        sql: &str,
+        args: &[rusqlite::types::Value],
+    ) -> Result<u64, AppError> {
+        let run: i64 =
+            conn.query_row("SELECT COALESCE(MAX(run_id), 0) FROM audit_runs", [], |r| r.get(0)).unwrap_or(0);
+        let key = format!("{run}\u{1}{sql}\u{1}{args:?}");
+        if let Some(n) = self.0.lock().map_err(|_| AppError::internal("counts"))?.get(&key) {
+            return Ok(*n);
+        }
+        let n = conn.prepare_cached(sql)?.query_row(params_from_iter(args), |r| r.get::<_, i64>(0))? as u64;
+        let mut kept = self.0.lock().map_err(|_| AppError::internal("counts"))?;
+        if kept.len() >= Counts::KEPT
+            || kept.keys().next().is_some_and(|k| !k.starts_with(&format!("{run}\u{1}")))
+        {
+            kept.clear();
+        }
+        kept.insert(key, n);
+        Ok(n)
+    }
+}
+
 /// One page of findings and how many match.
 pub fn findings(
     conn: &Connection,
     catalogue: &Catalogue,
+    counts: &Counts,
     scope: Option<&str>,
     q: &FindingQuery,
 ) -> Result<(String, u64, Vec<FindingView>), AppError> {
     let page = (q.per_page(), u64::from(q.page() - 1) * u64::from(q.per_page()));
-    select_findings(conn, catalogue, scope, q, Some(page))
+    select_findings(conn, catalogue, Some(counts), scope, q, Some(page))
 }
 
 /// Every finding matching (for exports), in list order: one query, no paging.
@@ -210,7 +245,7 @@ pub fn all_findings(
     scope: Option<&str>,
     q: &FindingQuery,
 ) -> Result<(String, Vec<FindingView>), AppError> {
-    let (period, _, rows) = select_findings(conn, catalogue, scope, q, None)?;
+    let (period, _, rows) = select_findings(conn, catalogue, None, scope, q, None)?;
     Ok((period, rows))
 }
 
@@ -218,6 +253,7 @@ pub fn all_findings(
 fn select_findings(
     conn: &Connection,
     catalogue: &Catalogue,
+    counts: Option<&Counts>,
     scope: Option<&str>,
     q: &FindingQuery,
     page: Option<(u32, u64)>,
@@ -242,15 +278,17 @@ fn select_findings(
     };
     let dir = if q.dir == "asc" { "ASC" } else { "DESC" };
     let limit = page.map(|(n, skip)| format!(" LIMIT {n} OFFSET {skip}")).unwrap_or_default();
-    let sql = format!("SELECT {FINDING_COLUMNS} FROM findings{w} ORDER BY {column} {dir}, finding_id{limit}");
+    // Ties in order of id, in the sort's direction (so money order is the indexes' order).
+    let sql =
+        format!("SELECT {FINDING_COLUMNS} FROM findings{w} ORDER BY {column} {dir}, finding_id {dir}{limit}");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows: Vec<FindingRow> =
         stmt.query_map(params_from_iter(&args), finding_of)?.collect::<Result<_, _>>()?;
-    let total = match page {
-        Some(_) => conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM findings{w}"))?
-            .query_row(params_from_iter(&args), |r| r.get::<_, i64>(0))? as u64,
-        None => rows.len() as u64,
+    let total = match (page, counts) {
+        (Some(_), Some(counts)) => {
+            counts.get_or_count(conn, &format!("SELECT COUNT(*) FROM findings{w}"), &args)?
+        }
+        _ => rows.len() as u64,
     };
     Ok((period, total, rows.into_iter().map(|r| FindingView::of(r, catalogue)).collect()))
 }
@@ -518,7 +556,7 @@ pub fn area(
     conn: &Connection,
     scope: Option<&str>,
     id: &str,
-) -> Result<Option<(Row, Vec<String>)>, AppError> {
+) -> Result<Option<(Row, Vec<Member>)>, AppError> {
     if !has_table(conn, "transformer_areas")? {
         return Ok(None);
     }
@@ -528,9 +566,34 @@ pub fn area(
         &[&id, &scope],
     )?;
     let Some(area) = found.into_iter().next() else { return Ok(None) };
-    let mut stmt = conn.prepare_cached("SELECT customer_id FROM customers WHERE tq_id = ?1")?;
-    let customers = stmt.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT customer_id, opened_on, closed_on FROM customers WHERE tq_id = ?1")?;
+    let day = |v: Option<String>| v.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()).map(days_of);
+    let customers = stmt
+        .query_map([id], |r| {
+            Ok(Member { customer_id: r.get(0)?, opened: day(r.get(1)?), closed: day(r.get(2)?) })
+        })?
+        .collect::<Result<_, _>>()?;
     Ok(Some((area, customers)))
+}
+
+/// A customer of a transformer area, with the days it was connected.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// 户号.
+    pub customer_id: String,
+    /// Opened on (days since 1970-01-01), if known.
+    pub opened: Option<i32>,
+    /// Closed on, if closed.
+    pub closed: Option<i32>,
+}
+
+impl Member {
+    /// Whether the customer was connected on `day`: opened by then and not yet closed (as the
+    /// engine's `tq_daily` view and the loss themes count an area's customers).
+    pub fn active(&self, day: i32) -> bool {
+        self.opened.is_none_or(|o| o <= day) && self.closed.is_none_or(|c| day < c)
+    }
 }
 
 /// A station, if the user may see it, with its areas and customer count.
@@ -597,28 +660,24 @@ pub fn window(period: &str, months_back: u32) -> Option<(NaiveDate, NaiveDate)> 
 
 /// A customer's daily consumption between two days (every day, unknown ones as None).
 pub fn customer_daily(
-    session: &jicha_engine::Session,
+    consumption: &ConsumptionIndex,
     id: &str,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<Day>, AppError> {
-    let sql = format!(
-        "SELECT date, kwh FROM daily_consumption WHERE customer_id = {} AND date >= DATE '{from}' AND date <= DATE '{to}'",
-        quote(id)
-    );
-    let mut known = BTreeMap::new();
-    for b in session.run(&sql, "customer_daily").map_err(engine_err)? {
-        let days = columns::days(&b, "date").map_err(engine_err)?;
-        let kwh = columns::floats(&b, "kwh").map_err(engine_err)?;
-        for (d, k) in days.into_iter().zip(kwh) {
-            if let Some(d) = d {
-                known.insert(d, k);
-            }
-        }
-    }
+    let known: BTreeMap<i32, Option<f64>> = consumption
+        .customer_days(id, days_of(from), days_of(to))
+        .map_err(store_err)?
+        .iter()
+        .copied()
+        .collect();
     Ok(every_day(from, to)
         .map(|d| Day { date: d.to_string(), kwh: known.get(&days_of(d)).copied().flatten() })
         .collect())
+}
+
+fn store_err(e: jicha_store::StoreError) -> AppError {
+    AppError::internal(&e.to_string())
 }
 
 fn days_of(d: NaiveDate) -> i32 {
@@ -631,9 +690,9 @@ fn every_day(from: NaiveDate, to: NaiveDate) -> impl Iterator<Item = NaiveDate> 
 
 /// An area's supply, its customers' consumption and the loss rate, day by day.
 pub fn area_daily(
-    session: &jicha_engine::Session,
+    stored: &Stored,
     tq_id: &str,
-    customers: &[String],
+    customers: &[Member],
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<AreaDay>, AppError> {
@@ -643,7 +702,7 @@ pub fn area_daily(
          AND date <= DATE '{to}'",
         quote(tq_id)
     );
-    for b in session.run(&sql, "area_supply").map_err(engine_err)? {
+    for b in stored.session.run(&sql, "area_supply").map_err(engine_err)? {
         for (d, k) in columns::days(&b, "date")
             .map_err(engine_err)?
             .into_iter()
@@ -655,30 +714,27 @@ pub fn area_daily(
         }
     }
     let mut consumption: BTreeMap<i32, (f64, i64)> = BTreeMap::new();
-    if !customers.is_empty() {
-        let list: Vec<String> = customers.iter().map(|c| quote(c)).collect();
-        let sql = format!(
-            "SELECT date, SUM(kwh) AS kwh, COUNT(kwh) AS known FROM daily_consumption WHERE customer_id IN ({})
-             AND date >= DATE '{from}' AND date <= DATE '{to}' GROUP BY date",
-            list.join(",")
-        );
-        for b in session.run(&sql, "area_consumption").map_err(engine_err)? {
-            let days = columns::days(&b, "date").map_err(engine_err)?;
-            let kwh = columns::floats(&b, "kwh").map_err(engine_err)?;
-            let known = columns::ints(&b, "known").map_err(engine_err)?;
-            for ((d, k), n) in days.into_iter().zip(kwh).zip(known) {
-                if let Some(d) = d {
-                    consumption.insert(d, (k.unwrap_or(0.0), n.unwrap_or(0)));
-                }
+    let ids: Vec<&str> = customers.iter().map(|c| c.customer_id.as_str()).collect();
+    stored
+        .consumption
+        .each_day(&ids, days_of(from), days_of(to), |i, day, kwh| {
+            if let Some(k) = kwh.filter(|_| customers[i].active(day)) {
+                let c = consumption.entry(day).or_insert((0.0, 0));
+                c.0 += k;
+                c.1 += 1;
             }
-        }
-    }
-    let n = customers.len() as i64;
+        })
+        .map_err(store_err)?;
+    // A day's consumption is shown when every customer connected that day is known.
     Ok(every_day(from, to)
         .map(|d| {
             let key = days_of(d);
             let s = supply.get(&key).copied();
-            let c = consumption.get(&key).filter(|(_, known)| *known == n).map(|(k, _)| *k);
+            let active = customers.iter().filter(|c| c.active(key)).count() as i64;
+            let c = match consumption.get(&key) {
+                Some((k, known)) if *known == active => Some((k * 100.0).round() / 100.0),
+                _ => None,
+            };
             let loss = match (s, c) {
                 (Some(s), Some(c)) if s > 0.0 => Some(((s - c) / s * 10_000.0).round() / 100.0),
                 _ => None,

@@ -62,9 +62,20 @@ pub struct App {
     /// Dashboard figures by (latest audit run, station scope, period): they change only when an
     /// audit stores findings, and a county's dashboard is read far more often than it is audited.
     summaries: Mutex<HashMap<SummaryKey, data::Summary>>,
-    /// The query engine over the stored series, opened once per import (the Parquet footers and
-    /// statistics are read once, not per request).
-    series: Mutex<Option<(i64, Arc<jicha_engine::Session>)>>,
+    /// How many findings match each filter of the list, per audit run.
+    counts: data::Counts,
+    /// The stored series as of the latest import, opened once per import (the Parquet footers,
+    /// statistics and page indexes are read once, not per request).
+    series: Mutex<Option<(i64, Arc<Stored>)>>,
+}
+
+/// The stored series as one import left them.
+pub struct Stored {
+    /// The query engine (area supply).
+    pub session: jicha_engine::Session,
+    /// Point reads of customers' daily consumption (charts, customer pages), with the windows
+    /// read recently kept in memory.
+    pub consumption: jicha_store::lookup::ConsumptionIndex,
 }
 
 /// Shared state.
@@ -91,6 +102,7 @@ impl App {
             flow: flow.clone(),
             catalogue,
             summaries: Mutex::new(HashMap::new()),
+            counts: data::Counts::default(),
             series: Mutex::new(None),
             flow_pool: Pool {
                 idle: Mutex::new(Vec::new()),
@@ -131,6 +143,11 @@ impl App {
         &self.catalogue
     }
 
+    /// The findings list's counts per filter.
+    pub fn counts(&self) -> &data::Counts {
+        &self.counts
+    }
+
     /// Runs `f` with a connection to `flow.sqlite`.
     pub fn with_flow<T>(
         &self,
@@ -167,8 +184,8 @@ impl App {
         Ok(s)
     }
 
-    /// The query engine over the stored series as of the latest import.
-    pub fn series(&self) -> Result<Arc<jicha_engine::Session>, AppError> {
+    /// The stored series as of the latest import.
+    pub fn series(&self) -> Result<Arc<Stored>, AppError> {
         let import: i64 = self.with_data(|c| {
             Ok(c.query_row("SELECT COALESCE(MAX(import_id), 0) FROM imports", [], |r| r.get(0)).unwrap_or(0))
         })?;
@@ -178,10 +195,13 @@ impl App {
         {
             return Ok(session.clone());
         }
-        let session =
-            Arc::new(jicha_engine::Session::open(&DataDir::new(&self.root)).map_err(data::engine_err)?);
-        *cached = Some((import, session.clone()));
-        Ok(session)
+        let dir = DataDir::new(&self.root);
+        let session = jicha_engine::Session::open(&dir).map_err(data::engine_err)?;
+        let consumption = jicha_store::lookup::ConsumptionIndex::open(&dir)
+            .map_err(|e| AppError::internal(&e.to_string()))?;
+        let stored = Arc::new(Stored { session, consumption });
+        *cached = Some((import, stored.clone()));
+        Ok(stored)
     }
 
     /// Whether anything was imported.
@@ -204,53 +224,19 @@ impl Drop for App {
 
 /// Runs blocking work (SQLite, Parquet) off the async threads.
 ///
-/// At most [`Gate::width`] such jobs run at once (twice the cores): a hundred clients then share a
-/// few warm connections and caches instead of a hundred threads thrashing two cores.
+/// At most twice the cores such jobs run at once, admitted first come, first served (a fair
+/// semaphore, awaited on the async side): a hundred clients then share a few warm connections and
+/// caches in arrival order, instead of a hundred threads thrashing two cores and the unlucky ones
+/// waiting longest.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
-    tokio::task::spawn_blocking(move || {
-        let _pass = Gate::get().enter();
-        f()
-    })
-    .await
-    .map_err(|e| AppError::internal(&e.to_string()))?
-}
-
-/// A counting gate for the blocking jobs.
-struct Gate {
-    open: Mutex<usize>,
-    freed: std::sync::Condvar,
-}
-
-impl Gate {
-    fn width() -> usize {
-        std::thread::available_parallelism().map_or(2, |n| n.get()) * 2
-    }
-
-    fn get() -> &'static Gate {
-        static GATE: std::sync::OnceLock<Gate> = std::sync::OnceLock::new();
-        GATE.get_or_init(|| Gate { open: Mutex::new(Gate::width()), freed: std::sync::Condvar::new() })
-    }
-
-    fn enter(&'static self) -> Pass {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        while *open == 0 {
-            open = self.freed.wait(open).unwrap_or_else(|e| e.into_inner());
-        }
-        *open -= 1;
-        Pass(self)
-    }
-}
-
-/// A place through the gate, given back when dropped.
-struct Pass(&'static Gate);
-
-impl Drop for Pass {
-    fn drop(&mut self) {
-        *self.0.open.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        self.0.freed.notify_one();
-    }
+    static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let gate = GATE.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()) * 2)
+    });
+    let _pass = gate.acquire().await.map_err(|e| AppError::internal(&e.to_string()))?;
+    tokio::task::spawn_blocking(f).await.map_err(|e| AppError::internal(&e.to_string()))?
 }
 
 /// An error answered to a request.

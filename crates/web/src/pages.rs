@@ -546,7 +546,7 @@ fn findings_body(
     let period = v["period"].as_str().unwrap_or("").to_string();
     let total = v["total"].as_u64().unwrap_or(0);
     let pages = total.div_ceil(u64::from(q.per_page())).max(1) as u32;
-    let rows = v["findings"].as_array().cloned().unwrap_or_default();
+    let rows: &[Value] = v["findings"].as_array().map(Vec::as_slice).unwrap_or_default();
     let can_dispatch = cur.actor.role.is_audit_centre();
     let sort_link = |key: &str, label: &str| {
         let mut s = q.clone();
@@ -601,7 +601,7 @@ fn findings_body(
                     th.num { (sort_link("amount", l.t("涉及金额（元）", "Money (yuan)"))) }
                     th { (l.t("工单", "Order")) }
                 }
-                @for f in &rows {
+                @for f in rows {
                     @let id = f["finding_id"].as_str().unwrap_or("");
                     @let station = f["station_id"].as_str().unwrap_or("");
                     tr {

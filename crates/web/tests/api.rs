@@ -420,6 +420,49 @@ async fn pages_are_in_chinese_and_show_the_evidence_with_its_chart() {
             .json();
     let days = api["chart"]["days"].as_array().unwrap();
     assert!(days.len() >= 28 && days.iter().any(|d| d["kwh"].is_number()), "the customer's daily series");
+    // The chart shows exactly the stored consumption: every day of the window, unknown days empty.
+    let stored = jicha_store::scan::daily_consumption(&jicha_store::DataDir::new(&county().root)).unwrap();
+    let customer = customer_finding["entity_id"].as_str().unwrap();
+    for d in days {
+        let date = d["date"].as_str().unwrap();
+        let kwh = stored.iter().find(|r| r.0 == customer && r.1 == date).and_then(|r| r.2);
+        assert_eq!(d["kwh"].as_f64(), kwh, "{customer} on {date}");
+    }
+    // An area's chart: the customers' consumption summed per day, on days every customer is known.
+    let db = rusqlite::Connection::open(county().root.join("jicha.sqlite")).unwrap();
+    let area: String =
+        db.query_row("SELECT tq_id FROM customers WHERE customer_id = ?1", [customer], |r| r.get(0)).unwrap();
+    let members: Vec<(String, String, Option<String>)> = db
+        .prepare("SELECT customer_id, opened_on, closed_on FROM customers WHERE tq_id = ?1")
+        .unwrap()
+        .query_map([&area], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let period = customer_finding["period"].as_str().unwrap();
+    let area_page = get(&e.app, &auditor, &format!("/api/areas/{area}?period={period}")).await.json();
+    assert_eq!(area_page["customers"].as_u64(), Some(members.len() as u64), "{area_page}");
+    let mut compared = 0;
+    for d in area_page["daily"].as_array().unwrap() {
+        let date = d["date"].as_str().unwrap();
+        // Customers connected that day: opened by then, not yet closed.
+        let active: Vec<&String> = members
+            .iter()
+            .filter(|m| m.1.as_str() <= date && m.2.as_deref().is_none_or(|c| date < c))
+            .map(|m| &m.0)
+            .collect();
+        let known: Vec<f64> =
+            stored.iter().filter(|r| r.1 == date && active.contains(&&r.0)).filter_map(|r| r.2).collect();
+        let expected = (known.len() == active.len()).then(|| known.iter().sum::<f64>());
+        match (d["consumption_kwh"].as_f64(), expected) {
+            (Some(a), Some(b)) => {
+                assert!((a - b).abs() < 0.006, "{area} on {date}: {a} != {b}");
+                compared += 1;
+            }
+            (a, b) => assert_eq!(a, b, "{area} on {date}"),
+        }
+    }
+    assert!(compared >= 20, "{area}: {compared} days compared; {}", area_page["daily"]);
     let list = get(&e.app, &auditor, &format!("/findings?station={}&sort=amount", e.a)).await;
     assert!(list.text().contains("派发稽查工单"));
     // English on request.
