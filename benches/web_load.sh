@@ -54,11 +54,14 @@ done = function(summary, latency, requests)
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end
 LUA
-# One finding per customer, shuffled: 200 for the cold runs, up to 2,000 others for the random run.
+# One finding per customer, shuffled: up to 200 (at most half) for the cold run, the others (up to
+# 2,000) for the random run.
 sqlite3 "$DATA/jicha.sqlite" "SELECT '/findings/' || MIN(finding_id) FROM findings WHERE period = '$PERIOD'
   AND entity_type = 'customer' GROUP BY entity_id ORDER BY random() LIMIT 2200" > "$WORK/customers.txt"
-head -200 "$WORK/customers.txt" > "$WORK/cold.txt"
-tail -n +201 "$WORK/customers.txt" | sed 's/.*/"&",/' > "$WORK/paths.txt"
+N=$(wc -l < "$WORK/customers.txt")
+COLD=$(( N / 2 < 200 ? N / 2 : 200 ))
+head -n "$COLD" "$WORK/customers.txt" > "$WORK/cold.txt"
+tail -n +$(( COLD + 1 )) "$WORK/customers.txt" | sed 's/.*/"&",/' > "$WORK/paths.txt"
 { echo "paths = {"; cat "$WORK/paths.txt"; echo "}"
   echo 'request = function() return wrk.format(nil, paths[math.random(#paths)]) end'
   cat "$WORK/p95.lua"; } > "$WORK/random.lua"
