@@ -1183,7 +1183,10 @@ pub fn precision(conn: &Connection, actor: &Actor) -> FlowResult<Vec<Precision>>
 /// The open order (if any) and status of each finding id, for lists of findings.
 pub fn status_of_findings(conn: &Connection, ids: &[String]) -> FlowResult<BTreeMap<String, (i64, State)>> {
     let mut out = BTreeMap::new();
-    let mut stmt = conn.prepare_cached(
+    // One read transaction for the whole page: each statement on its own would take and release
+    // the WAL read lock (system calls) once per finding.
+    let read = conn.unchecked_transaction()?;
+    let mut stmt = read.prepare_cached(
         "SELECT o.order_id, o.state FROM order_items i JOIN orders o ON o.order_id = i.order_id
          WHERE i.finding_id = ?1 ORDER BY o.order_id DESC LIMIT 1",
     )?;
@@ -1194,6 +1197,8 @@ pub fn status_of_findings(conn: &Connection, ids: &[String]) -> FlowResult<BTree
             out.insert(id.clone(), (order_id, State::parse(&state).unwrap_or(State::Dispatched)));
         }
     }
+    drop(stmt);
+    read.finish()?;
     Ok(out)
 }
 
