@@ -208,8 +208,7 @@ impl Counts {
         sql: &str,
         args: &[rusqlite::types::Value],
     ) -> Result<u64, AppError> {
-        let run: i64 =
-            conn.query_row("SELECT COALESCE(MAX(run_id), 0) FROM audit_runs", [], |r| r.get(0)).unwrap_or(0);
+        let run = latest_run(conn);
         let key = format!("{run}\u{1}{sql}\u{1}{args:?}");
         if let Some(n) = self.0.lock().map_err(|_| AppError::internal("counts"))?.get(&key) {
             return Ok(*n);
@@ -224,6 +223,12 @@ impl Counts {
         kept.insert(key, n);
         Ok(n)
     }
+}
+
+/// The latest audit run (0 before any): what the caches of figures over findings are kept by,
+/// since findings change only when an audit run stores them.
+pub fn latest_run(conn: &Connection) -> i64 {
+    conn.query_row("SELECT COALESCE(MAX(run_id), 0) FROM audit_runs", [], |r| r.get(0)).unwrap_or(0)
 }
 
 /// One page of findings and how many match.
@@ -551,7 +556,8 @@ pub fn customer(conn: &Connection, scope: Option<&str>, id: &str) -> Result<Opti
     }))
 }
 
-/// A transformer area (台区), if the user may see it, and its customers' ids.
+/// A transformer area (台区), if the user may see it, and its customers with the days they were
+/// connected.
 pub fn area(
     conn: &Connection,
     scope: Option<&str>,
@@ -676,7 +682,8 @@ pub fn customer_daily(
         .collect())
 }
 
-fn store_err(e: jicha_store::StoreError) -> AppError {
+/// A store failure, logged.
+pub fn store_err(e: jicha_store::StoreError) -> AppError {
     AppError::internal(&e.to_string())
 }
 

@@ -171,8 +171,7 @@ impl App {
         scope: Option<&str>,
         period: &str,
     ) -> Result<data::Summary, AppError> {
-        let run: i64 =
-            conn.query_row("SELECT COALESCE(MAX(run_id), 0) FROM audit_runs", [], |r| r.get(0)).unwrap_or(0);
+        let run = data::latest_run(conn);
         let key = (run, scope.map(str::to_owned), period.to_owned());
         if let Some(s) = self.summaries.lock().map_err(|_| AppError::internal("cache"))?.get(&key) {
             return Ok(s.clone());
@@ -197,8 +196,7 @@ impl App {
         }
         let dir = DataDir::new(&self.root);
         let session = jicha_engine::Session::open(&dir).map_err(data::engine_err)?;
-        let consumption = jicha_store::lookup::ConsumptionIndex::open(&dir)
-            .map_err(|e| AppError::internal(&e.to_string()))?;
+        let consumption = jicha_store::lookup::ConsumptionIndex::open(&dir).map_err(data::store_err)?;
         let stored = Arc::new(Stored { session, consumption });
         *cached = Some((import, stored.clone()));
         Ok(stored)
