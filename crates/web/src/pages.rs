@@ -412,7 +412,7 @@ fn dashboard_body(app: &Shared, cur: &Current, v: &Value, names: &BTreeMap<Strin
              "data": trend.iter().map(|t| (t.3 * 100.0).round() / 100.0).collect::<Vec<_>>()}
         ]
     });
-    let precision = v["precision"].as_array().cloned().unwrap_or_default();
+    let precision: &[Value] = v["precision"].as_array().map(Vec::as_slice).unwrap_or_default();
     let _ = names;
     html! {
         form.filters method="get" action="/" {
@@ -466,7 +466,7 @@ fn dashboard_body(app: &Shared, cur: &Current, v: &Value, names: &BTreeMap<Strin
                 h2 { (l.t("按供电所", "By station")) }
                 table {
                     tr { th { (l.t("供电所", "Station")) } th.num { (l.t("疑似问题", "Findings")) } th.num { (l.t("涉及金额（元）", "Money (yuan)")) } }
-                    @for g in &stations {
+                    @for g in stations {
                         tr {
                             td { a href=(format!("/stations/{}", url_encode(&g.0))) { (g.1) } }
                             td.num { a href=(format!("/findings?period={period}&station={}", url_encode(&g.0))) { (g.2) } }
@@ -480,7 +480,7 @@ fn dashboard_body(app: &Shared, cur: &Current, v: &Value, names: &BTreeMap<Strin
                 } @else {
                     table {
                         tr { th { (l.t("主题", "Theme")) } th.num { (l.t("属实", "Confirmed")) } th.num { (l.t("已关闭", "Closed")) } th.num { (l.t("准确率", "Precision")) } }
-                        @for p in &precision {
+                        @for p in precision {
                             tr {
                                 td { (theme_name(app, l, p["theme"].as_str().unwrap_or(""))) }
                                 td.num { (p["confirmed"]) } td.num { (p["closed"]) }
@@ -776,7 +776,7 @@ async fn customer_page(
         let v = ops::customer(&app, c, &id)?;
         let l = c.lang;
         let cu = &v["customer"];
-        let daily = v["daily"].as_array().cloned().unwrap_or_default();
+        let daily: &[Value] = v["daily"].as_array().map(Vec::as_slice).unwrap_or_default();
         let obj = |k: &str| cu[k].as_array().map(|a| a.iter().filter_map(|x| x.as_object().cloned()).collect::<Vec<_>>()).unwrap_or_default();
         let body = html! {
             div.grid2 {
@@ -790,7 +790,7 @@ async fn customer_page(
                 }
             }
             h2 { (l.t("13 个月日电量", "13 months of daily consumption")) }
-            (chart("chart-customer", &customer_chart(l, &daily, None, None), 320))
+            (chart("chart-customer", &customer_chart(l, daily, None, None), 320))
             h2 { (l.t("电费发行（近 13 期）", "Bills (last 13)")) } (rows_table(&obj("bills")))
             h2 { (l.t("实收", "Payments")) } (rows_table(&obj("payments")))
         };
@@ -810,7 +810,7 @@ async fn area_page(
     render(cur, move |c| {
         let v = ops::area(&app, c, &id, &period)?;
         let l = c.lang;
-        let days = v["daily"].as_array().cloned().unwrap_or_default();
+        let days: &[Value] = v["daily"].as_array().map(Vec::as_slice).unwrap_or_default();
         let (supply, cons): (f64, f64) = days.iter().fold((0.0, 0.0), |(s, k), d| {
             match (d["supply_kwh"].as_f64(), d["consumption_kwh"].as_f64()) {
                 (Some(a), Some(b)) => (s + a, k + b),
@@ -822,7 +822,7 @@ async fn area_page(
             p { (l.t("用户数", "Customers")) " " strong { (v["customers"]) } " · " (v["period"].as_str().unwrap_or("")) " "
                 (l.t("可比日线损率", "loss over comparable days")) " "
                 strong { (if supply > 0.0 { format!("{:.2}%", (supply - cons) / supply * 100.0) } else { "—".into() }) } }
-            (chart("chart-area", &area_chart(l, &days), 360))
+            (chart("chart-area", &area_chart(l, days), 360))
             h2 { (l.t("疑似问题", "Findings")) }
             (findings_links(&app, l, &v["findings"]))
         };
@@ -841,8 +841,8 @@ async fn station_page(
         let v = ops::station(&app, c, &id)?;
         let l = c.lang;
         let s = &v["dashboard"]["summary"];
-        let areas = v["areas"].as_array().cloned().unwrap_or_default();
-        let orders_list = v["orders"].as_array().cloned().unwrap_or_default();
+        let areas: &[Value] = v["areas"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let orders_list: &[Value] = v["orders"].as_array().map(Vec::as_slice).unwrap_or_default();
         let body = html! {
             div.kpis {
                 div.kpi { span { (l.t("用户数", "Customers")) } strong { (v["customers"]) } }
@@ -852,11 +852,11 @@ async fn station_page(
                 div.kpi { span { (l.t("涉及金额（元）", "Money at risk (yuan)")) } strong { (money(s["amount"].as_f64().unwrap_or(0.0))) } }
             }
             h2 { (l.t("稽查工单", "Audit orders")) }
-            (orders_table(l, &orders_list))
+            (orders_table(l, orders_list))
             h2 { (l.t("台区", "Transformer areas")) }
             div.scroll { table {
                 tr { th { (l.t("台区编号", "Area")) } th { (l.t("名称", "Name")) } th { (l.t("线路", "Feeder")) } th.num { (l.t("容量 kVA", "kVA")) } th.num { (l.t("用户数", "Customers")) } }
-                @for a in &areas {
+                @for a in areas {
                     tr {
                         td { a href=(format!("/areas/{}", url_encode(a["tq_id"].as_str().unwrap_or("")))) { (a["tq_id"].as_str().unwrap_or("")) } }
                         td { (a["name"].as_str().unwrap_or("")) } td { (a["feeder_id"].as_str().unwrap_or("")) }
@@ -1283,8 +1283,8 @@ async fn onsite_page(
     render(cur, move |c| {
         let v = ops::onsite(&app, c, &month)?;
         let l = c.lang;
-        let problems = v["problems"].as_array().cloned().unwrap_or_default();
-        let stations = v["stations"].as_array().cloned().unwrap_or_default();
+        let problems: &[Value] = v["problems"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let stations: &[Value] = v["stations"].as_array().map(Vec::as_slice).unwrap_or_default();
         let count = |station: &str, spec: &str| {
             problems.iter().filter(|p| p["station_id"] == station && p["specialty"] == spec).count()
         };
@@ -1297,10 +1297,10 @@ async fn onsite_page(
                 strong { (v["lead"]["display_name"].as_str().unwrap_or(l.t("（未设置月度责任人角色的用户）", "(no user has the monthly lead role)"))) } }
             h2 { (l.t("月度计划：九个专业 × 供电所（格中为已登记问题数）", "The month's plan: nine specialties x stations (problems recorded)")) }
             div.scroll { table {
-                tr { th { (l.t("专业", "Specialty")) } @for s in &stations { th { (s["name"].as_str().unwrap_or("")) } } }
+                tr { th { (l.t("专业", "Specialty")) } @for s in stations { th { (s["name"].as_str().unwrap_or("")) } } }
                 @for sp in v["specialties"].as_array().into_iter().flatten() {
                     @let code = sp["code"].as_str().unwrap_or("");
-                    tr { td { (specialty_name(l, code)) } @for s in &stations {
+                    tr { td { (specialty_name(l, code)) } @for s in stations {
                         @let n = count(s["station_id"].as_str().unwrap_or(""), code);
                         td.num { @if n > 0 { (n) } @else { span.muted { "·" } } }
                     } }
@@ -1312,7 +1312,7 @@ async fn onsite_page(
                     input type="hidden" name="csrf" value=(c.csrf);
                     input type="hidden" name="month" value=(month);
                     label { (l.t("供电所", "Station")) select name="station_id" required {
-                        @for s in &stations { option value=(s["station_id"].as_str().unwrap_or("")) { (s["name"].as_str().unwrap_or("")) } } } }
+                        @for s in stations { option value=(s["station_id"].as_str().unwrap_or("")) { (s["name"].as_str().unwrap_or("")) } } } }
                     label { (l.t("专业", "Specialty")) select name="specialty" {
                         @for sp in v["specialties"].as_array().into_iter().flatten() { option value=(sp["code"].as_str().unwrap_or("")) { (specialty_name(l, sp["code"].as_str().unwrap_or(""))) } } } }
                     label { (l.t("涉及用户（可空）", "Customer (optional)")) input name="customer_id"; }
@@ -1327,7 +1327,7 @@ async fn onsite_page(
             div.scroll { table {
                 tr { th { (l.t("供电所", "Station")) } th { (l.t("专业", "Specialty")) } th { (l.t("发现问题", "Problem")) } th { (l.t("整改措施", "Measure")) }
                      th { (l.t("责任人", "Responsible")) } th { (l.t("整改期限", "Deadline")) } th { (l.t("状态", "State")) } }
-                @for p in &problems {
+                @for p in problems {
                     tr {
                         td { (p["station_id"].as_str().unwrap_or("")) } td { (specialty_name(l, p["specialty"].as_str().unwrap_or(""))) }
                         td { (p["description"].as_str().unwrap_or("")) } td { (p["measure"].as_str().unwrap_or("")) }
