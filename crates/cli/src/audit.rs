@@ -24,7 +24,7 @@ pub enum Format {
 }
 
 /// Opens the session; `Err(code)` when the data dir is missing (bad input).
-fn open(dir: &DataDir) -> anyhow::Result<Result<Session, u8>> {
+pub(crate) fn open(dir: &DataDir) -> anyhow::Result<Result<Session, u8>> {
     match Session::open(dir) {
         Ok(s) => Ok(Ok(s)),
         Err(EngineError::Store(e @ StoreError::Missing(_))) => {

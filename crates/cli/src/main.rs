@@ -2,6 +2,7 @@
 //! supply companies. Argument parsing and wiring only; the work is done by the library crates.
 
 mod audit;
+mod indicators;
 mod progress;
 mod theft;
 mod web;
@@ -87,6 +88,24 @@ enum Command {
         date: String,
         #[command(flatten)]
         run: RunArgs,
+    },
+    /// 营销指标：各供电所和公司的指标，与上期、去年同期对比 / indicators per station and company, against the previous and last year's period
+    Indicators {
+        /// 期间：YYYY-MM-DD、YYYY-MM、YYYY-Qn 或 YYYY / the period: a day, month, quarter or year
+        #[arg(long)]
+        period: String,
+        /// 截止日期，默认期末次日 / as-of date (YYYY-MM-DD), by default the day after the period
+        #[arg(long)]
+        as_of: Option<String>,
+        /// 只看一个供电所（另加公司合计）/ one station only (with the company's figures)
+        #[arg(long)]
+        station: Option<String>,
+        /// 输出格式 / output format
+        #[arg(long, value_enum, default_value_t = indicators::IndicatorFormat::Table)]
+        format: indicators::IndicatorFormat,
+        /// 输出文件，默认标准输出（xlsx 必填）/ output file, standard output by default (required for xlsx)
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// 窃电嫌疑模型：训练、评分、评估 / the theft model: train, score, evaluate
     Theft {
@@ -235,6 +254,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Daily { date, run } => {
             let scope = audit::Scope::Day { date: &date };
             audit::audit(&dir, scope, &run.themes, run.format.engine(), run.out.as_deref(), cli.quiet)
+        }
+        Command::Indicators { period, as_of, station, format, out } => {
+            indicators::run(&dir, &period, as_of.as_deref(), station.as_deref(), format, out.as_ref())
         }
         Command::Theft { command } => theft::run(&dir, command, cli.quiet),
         Command::Serve { bind } => web::serve(&dir, bind),

@@ -9,6 +9,7 @@ pub mod config;
 pub mod custom;
 pub mod error;
 pub mod finding;
+pub mod indicators;
 pub mod kernels;
 pub mod session;
 pub mod store;

@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod data;
 pub mod i18n;
+pub mod indicators;
 pub mod openapi;
 pub mod pages;
 

@@ -7,17 +7,16 @@
 //! open one up to the as-of date); customers affected default to the customers of its scope
 //! active on its first day (a feeder's: its own and those of its transformer areas).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, Weekday};
 use jicha_core::calendar::from_epoch_days;
 
-use crate::columns::{floats, seconds, text};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
+use crate::indicators::outage_spans;
 use crate::session::Session;
 use crate::theme::{KeyedParam, Params, Theme, Window, need};
-use crate::themes::common::{Customer, areas, customers, feeders};
 
 const DAY: i64 = 86_400;
 
@@ -68,64 +67,17 @@ impl Theme for SvcHours {
         let (from, to) = (i64::from(first) * DAY, i64::from(last + 7) * DAY);
         let as_of = i64::from(w.as_of_day()) * DAY;
 
-        let area_station = areas(session)?;
-        let feeder_station = feeders(session)?;
-
-        let sql = format!(
-            "SELECT scope_type, scope_id, start_at, end_at, customers_affected FROM outages
-             WHERE start_at >= to_timestamp_seconds({from}) AND start_at < to_timestamp_seconds({})",
-            to.min(as_of)
-        );
-        let outages = session.run(&sql, "停电事件 / outages")?;
-        if outages.iter().all(|b| b.num_rows() == 0) {
-            return Ok(Vec::new());
-        }
-        // Customers per scope, only when an outage lacks its count.
-        let mut by_scope: HashMap<(bool, &str), Vec<&Customer>> = HashMap::new();
-        let needs_count = outages
-            .iter()
-            .any(|b| b.column_by_name("customers_affected").is_some_and(|c| c.null_count() > 0));
-        let all = customers(session)?;
-        if needs_count {
-            for c in all.values() {
-                if let Some(t) = &c.tq_id {
-                    by_scope.entry((true, t)).or_default().push(c);
-                }
-                let feeder = c
-                    .feeder_id
-                    .as_deref()
-                    .or_else(|| c.tq_id.as_ref().and_then(|t| area_station.get(t)).map(|a| a.0.as_str()));
-                if let Some(f) = feeder {
-                    by_scope.entry((false, f)).or_default().push(c);
-                }
-            }
-        }
-
-        // (station, week Monday) -> customer-hours.
+        // (station, week Monday) -> customer-hours of the outages started that week.
         let mut hours: BTreeMap<(String, i32), f64> = BTreeMap::new();
-        for b in &outages {
-            let (ty, id) = (text(b, "scope_type")?, text(b, "scope_id")?);
-            let (start, end, affected) =
-                (seconds(b, "start_at")?, seconds(b, "end_at")?, floats(b, "customers_affected")?);
-            for i in 0..b.num_rows() {
-                let Some(s) = start[i] else { continue };
-                let is_tq = ty[i] == "tq";
-                let station = if is_tq {
-                    area_station.get(&id[i]).map(|a| a.1.clone())
-                } else {
-                    feeder_station.get(&id[i]).cloned()
-                };
-                let Some(station) = station else { continue };
-                let day = s.div_euclid(DAY) as i32;
-                let n = affected[i].unwrap_or_else(|| {
-                    by_scope
-                        .get(&(is_tq, id[i].as_str()))
-                        .map_or(0.0, |v| v.iter().filter(|c| c.active_on(day)).count() as f64)
-                });
-                let e = end[i].unwrap_or(as_of).min(as_of.max(s));
-                let monday = day - from_epoch_days(day).weekday().num_days_from_monday() as i32;
-                *hours.entry((station, monday)).or_default() += n * (e - s).max(0) as f64 / 3600.0;
+        for o in outage_spans(session)? {
+            if o.start < from || o.start >= to.min(as_of) {
+                continue;
             }
+            let day = o.start.div_euclid(DAY) as i32;
+            let e = o.end.unwrap_or(as_of).min(as_of.max(o.start));
+            let monday = day - from_epoch_days(day).weekday().num_days_from_monday() as i32;
+            *hours.entry((o.station_id, monday)).or_default() +=
+                o.customers * (e - o.start).max(0) as f64 / 3600.0;
         }
 
         let mut out = Vec::new();
