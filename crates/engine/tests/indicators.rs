@@ -9,8 +9,7 @@ use jicha_engine::Session;
 use jicha_engine::indicators::{Options, OrderTally, Span, compute};
 
 fn county() -> DataSet {
-    let mut d = DataSet::default();
-    d.areas = vec!["T1".into(), "T2,F02,S02".into()];
+    let mut d = DataSet { areas: vec!["T1".into(), "T2,F02,S02".into()], ..DataSet::default() };
     d.customer("C1", "active", "2020-01-01", "", "8", "T1");
     d.customer("C2", "active", "2020-01-01", "", "8", "T1");
     d.customer_raw("C3,户C3,地址,resident,R1,220V,8,S02,F02,T2,active,2020-01-01,,13800000000,,");
