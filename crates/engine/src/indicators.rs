@@ -431,6 +431,21 @@ impl Indicators {
     }
 }
 
+/// The relational tables the indicators read (loaded into a session by `compute`).
+pub const TABLES: &[&str] = &[
+    "stations",
+    "feeders",
+    "transformer_areas",
+    "customers",
+    "meters",
+    "bills",
+    "payments",
+    "work_orders",
+    "outages",
+    "surveys",
+    "field_checks",
+];
+
 /// Options of the computation.
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
@@ -454,20 +469,7 @@ pub fn compute(
     options: &Options,
     orders: &dyn Fn(NaiveDate, NaiveDate) -> BTreeMap<String, OrderTally>,
 ) -> EngineResult<Indicators> {
-    session.require(&[
-        "stations",
-        "feeders",
-        "transformer_areas",
-        "customers",
-        "meters",
-        "bills",
-        "payments",
-        "work_orders",
-        "outages",
-        "surveys",
-        "field_checks",
-        "staff",
-    ])?;
+    session.require(TABLES)?;
     let as_of = as_of.unwrap_or(span.last() + chrono::Days::new(1));
     let mut station_names = BTreeMap::new();
     for b in session.run("SELECT station_id, name FROM stations", "供电所 / stations")? {
@@ -1004,29 +1006,38 @@ pub struct DayFigure {
     pub consumption: f64,
 }
 
-/// The days behind a supply or loss figure: each day of [first, last] for one station or the
-/// company.
-pub fn days_of(
+/// The days behind a supply or loss figure: each day of [first, last] per station (and, under
+/// the empty id, for the company).
+pub fn days_by_station(
     session: &Session,
-    station: Option<&str>,
     first: NaiveDate,
     last: NaiveDate,
-) -> EngineResult<Vec<DayFigure>> {
+) -> EngineResult<BTreeMap<String, Vec<DayFigure>>> {
     let (f, l) = (to_epoch_days(first), to_epoch_days(last));
-    let mut out: Vec<DayFigure> =
-        (f..=l).map(|day| DayFigure { day, supply: 0.0, loss_supply: 0.0, consumption: 0.0 }).collect();
+    let blank = || -> Vec<DayFigure> {
+        (f..=l).map(|day| DayFigure { day, supply: 0.0, loss_supply: 0.0, consumption: 0.0 }).collect()
+    };
+    let mut out: BTreeMap<String, Vec<DayFigure>> = BTreeMap::new();
+    out.insert(String::new(), blank());
     for pd in point_days(session, f, l + 1)? {
-        if station.is_some_and(|s| s != pd.station) {
-            continue;
-        }
-        let fig = &mut out[(pd.day - f) as usize];
-        fig.supply += pd.supply;
-        if let Some(c) = pd.consumption {
-            fig.loss_supply += pd.supply;
-            fig.consumption += c;
+        let i = (pd.day - f) as usize;
+        for key in [pd.station.as_str(), ""] {
+            let fig = &mut out.entry(key.to_string()).or_insert_with(blank)[i];
+            fig.supply += pd.supply;
+            if let Some(c) = pd.consumption {
+                fig.loss_supply += pd.supply;
+                fig.consumption += c;
+            }
         }
     }
     Ok(out)
+}
+
+impl DayFigure {
+    /// The day's loss rate, when any point's consumption is known.
+    pub fn loss_rate(&self) -> Option<f64> {
+        (self.loss_supply > 0.0).then(|| (self.loss_supply - self.consumption) / self.loss_supply)
+    }
 }
 
 impl Options {

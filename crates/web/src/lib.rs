@@ -68,6 +68,9 @@ pub struct App {
     /// The stored series as of the latest import, opened once per import (the Parquet footers,
     /// statistics and page indexes are read once, not per request).
     series: Mutex<Option<(i64, Arc<Stored>)>>,
+    /// Indicators computed per (import, span), kept a few minutes (the closed loop's figures in
+    /// them change as orders move).
+    pub indicators: indicators::Cache,
 }
 
 /// The stored series as one import left them.
@@ -105,6 +108,7 @@ impl App {
             summaries: Mutex::new(HashMap::new()),
             counts: data::Counts::default(),
             series: Mutex::new(None),
+            indicators: indicators::Cache::default(),
             flow_pool: Pool {
                 idle: Mutex::new(Vec::new()),
                 open: Box::new(move || f.connect().map_err(AppError::from)),

@@ -144,13 +144,14 @@ fn entity_name(lang: Lang, t: &str) -> &'static str {
 }
 
 /// The frame of every page.
-fn layout(cur: &Current, title: &str, active: &str, notice: &Notice, body: Markup) -> Markup {
+pub(crate) fn layout(cur: &Current, title: &str, active: &str, notice: &Notice, body: Markup) -> Markup {
     let l = cur.lang;
     let mut nav: Vec<(String, &str, &str)> = vec![
         ("/".into(), "dashboard", l.t("总览", "Dashboard")),
         ("/findings".into(), "findings", l.t("疑似问题", "Findings")),
         ("/orders".into(), "orders", l.t("稽查工单", "Audit orders")),
         ("/onsite".into(), "onsite", l.t("现场稽查", "On-site audit")),
+        ("/indicators".into(), "indicators", l.t("指标", "Indicators")),
     ];
     if let Some(s) = cur.actor.station_id.as_deref().filter(|_| cur.actor.role.is_station()) {
         nav.push((format!("/stations/{}", url_encode(s)), "station", l.t("本所", "My station")));
@@ -261,7 +262,7 @@ fn error_page(cur: &Current, e: AppError) -> Response {
 }
 
 /// Renders a page off the async threads; a refusal becomes the error page.
-async fn render(
+pub(crate) async fn render(
     cur: Current,
     f: impl FnOnce(&Current) -> Result<Markup, AppError> + Send + 'static,
 ) -> Response {
@@ -278,7 +279,7 @@ fn page(cur: &Current, r: Result<Markup, AppError>) -> Response {
 }
 
 /// A chart: the ECharts option travels as JSON data beside its box (no inline script).
-fn chart(id: &str, option: &Value, height: u32) -> Markup {
+pub(crate) fn chart(id: &str, option: &Value, height: u32) -> Markup {
     let data = option.to_string().replace("</", "<\\/");
     html! {
         div.chart id=(id) data-option=(format!("{id}-option")) style=(format!("height:{height}px")) {}
@@ -286,7 +287,7 @@ fn chart(id: &str, option: &Value, height: u32) -> Markup {
     }
 }
 
-fn bar_option(title: &str, names: &[String], values: &[f64], series: &str) -> Value {
+pub(crate) fn bar_option(title: &str, names: &[String], values: &[f64], series: &str) -> Value {
     json!({
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
@@ -1527,4 +1528,6 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/users/{name}/password", post(post_password))
         .route("/admin/users/{name}/assign", post(post_assign))
         .route("/trail", get(trail_page))
+        .route("/indicators", get(crate::indicators::indicators_page))
+        .route("/indicators/{code}", get(crate::indicators::indicator_page))
 }

@@ -541,3 +541,36 @@ async fn an_administrator_moves_a_user_to_another_station_and_the_scope_follows(
     let trail = get(&e.app, &admin, "/api/trail?object=user:staff_b").await.json();
     assert!(trail["entries"].as_array().unwrap().iter().any(|t| t["action"] == "user.assign"));
 }
+
+#[tokio::test]
+async fn indicators_drill_down_from_the_company_to_a_station_within_the_users_scope() {
+    let e = env();
+    let manager = login(&e.app, "manager").await;
+    let page = get(&e.app, &manager, "/indicators?period=2026-02").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let text = page.text();
+    for word in ["营销指标", "供电量", "线损率", "电费回收率", "供电可靠率", "去年同期", "逐日供电量与线损率"]
+    {
+        assert!(text.contains(word), "{word} missing");
+    }
+    // January is stored too: the previous period has figures.
+    assert!(text.contains("/indicators/loss_rate?period=2026-02"));
+    let loss = get(&e.app, &manager, "/indicators/loss_rate?period=2026-02").await.text();
+    for s in [&e.a, &e.b] {
+        assert!(loss.contains(&format!("station={s}")), "station {s} listed");
+    }
+    let one = get(&e.app, &manager, &format!("/indicators/loss_rate?period=2026-02&station={}", e.a)).await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert!(one.text().contains("台区与线路线损"), "the station's areas with their loss");
+    assert!(one.text().contains("/areas/"), "areas link to their pages");
+    // Station staff see their own station only.
+    let staff = login(&e.app, "staff_a").await;
+    let mine = get(&e.app, &staff, "/indicators/loss_rate?period=2026-02").await.text();
+    assert!(mine.contains(&format!("station={}", e.a)));
+    assert!(!mine.contains(&format!("station={}", e.b)), "another station's figure leaked");
+    let other = get(&e.app, &staff, &format!("/indicators/loss_rate?period=2026-02&station={}", e.b)).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let bad = get(&e.app, &manager, "/indicators?period=2026-13").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("期间应为"));
+}
