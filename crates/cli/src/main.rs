@@ -107,6 +107,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// 日供电量简报：某日（通常为昨天）各供电所和全公司的供电量、大用户骤降、新增高损台区、今日到期工单 / the daily supply briefing of a day (usually yesterday)
+    Briefing {
+        /// 日期，默认昨天 / the day (YYYY-MM-DD), by default yesterday
+        #[arg(long)]
+        date: Option<String>,
+        /// 高损线，默认 0.10 / the loss line, 0.10 by default
+        #[arg(long, default_value_t = 0.10)]
+        loss_line: f64,
+        /// 输出 / what to print
+        #[arg(long, value_enum, default_value_t = BriefingFormat::Text)]
+        format: BriefingFormat,
+    },
     /// 窃电嫌疑模型：训练、评分、评估 / the theft model: train, score, evaluate
     Theft {
         #[command(subcommand)]
@@ -149,6 +161,16 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum BriefingFormat {
+    /// 长文（群机器人、邮件）/ the long form (chat, e-mail)
+    Text,
+    /// 每所一条短信 / one SMS per station
+    Sms,
+    /// JSON
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
     Json,
@@ -185,6 +207,47 @@ impl AuditFormat {
             AuditFormat::Xlsx => audit::Format::Xlsx,
         }
     }
+}
+
+fn briefing(dir: &DataDir, date: Option<&str>, loss_line: f64, format: BriefingFormat) -> anyhow::Result<u8> {
+    let day = match date {
+        None => chrono::Local::now().date_naive() - chrono::Days::new(1),
+        Some(t) => match jicha_core::calendar::parse_date(t) {
+            Some(d) => d,
+            None => {
+                eprintln!("错误 / error: --date “{t}” 不是有效日期 / is not a valid date (YYYY-MM-DD)");
+                return Ok(BAD_INPUT);
+            }
+        },
+    };
+    if !(0.0..1.0).contains(&loss_line) {
+        eprintln!("错误 / error: --loss-line 应在 0 与 1 之间 / must be between 0 and 1");
+        return Ok(BAD_INPUT);
+    }
+    let mut session = match audit::open(dir)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let cat = jicha_engine::audit::Catalogue::load(dir.root())
+        .unwrap_or_else(|_| jicha_engine::audit::Catalogue::builtin());
+    let flow = jicha_flow::Flow::new(dir.root());
+    let b = jicha_web::briefing::compute(&mut session, &cat, &flow, day, loss_line)?;
+    let mut out = std::io::stdout().lock();
+    let r: anyhow::Result<()> = (|| {
+        match format {
+            BriefingFormat::Text => write!(out, "{}", b.long_text())?,
+            BriefingFormat::Sms => {
+                writeln!(out, "{}", b.company.sms(b.day))?;
+                for s in &b.stations {
+                    writeln!(out, "{}", s.sms(b.day))?;
+                }
+            }
+            BriefingFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&b)?)?,
+        }
+        Ok(())
+    })();
+    audit::quiet_broken_pipe(r)?;
+    Ok(0)
 }
 
 /// Exit codes: 0 success, 2 bad input, 1 any other failure.
@@ -258,6 +321,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Indicators { period, as_of, station, format, out } => {
             indicators::run(&dir, &period, as_of.as_deref(), station.as_deref(), format, out.as_ref())
         }
+        Command::Briefing { date, loss_line, format } => briefing(&dir, date.as_deref(), loss_line, format),
         Command::Theft { command } => theft::run(&dir, command, cli.quiet),
         Command::Serve { bind } => web::serve(&dir, bind),
         Command::User { command } => web::user(&dir, command),

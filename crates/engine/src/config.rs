@@ -17,6 +17,10 @@ use std::path::{Path, PathBuf};
 use crate::finding::Severity;
 use crate::theme::{Params, Theme};
 
+/// Top-level sections of `jicha.toml` validated by the parts that read them (`jicha-notify`
+/// for `channels`, the web server for `briefing` and `schedule`).
+pub const OTHER_SECTIONS: &[&str] = &["channels", "briefing", "schedule"];
+
 /// The file name in the data dir.
 pub const CONFIG_FILE: &str = "jicha.toml";
 
@@ -81,6 +85,10 @@ impl Config {
         let mut problems = Vec::new();
         let mut config = Config::default();
         for (key, value) in &table {
+            // Sections read by others: notification channels, the briefing, the scheduler.
+            if OTHER_SECTIONS.contains(&key.as_str()) {
+                continue;
+            }
             if key != "themes" {
                 problems.push(file.problem(
                     file.line_of_key(None, key),

@@ -556,16 +556,30 @@ fn date_range(col: &str, first: i32, end: i32) -> String {
 
 /// One metering point's day: its supply, and the consumption of the customers connected that
 /// day when every one of them is known (`None` otherwise).
-struct PointDay {
-    station: String,
-    point: (String, String),
-    day: i32,
-    supply: f64,
-    consumption: Option<f64>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointDay {
+    /// Station of the point.
+    pub station: String,
+    /// (`tq` or `feeder`, id).
+    pub point: (String, String),
+    /// Days since 1970-01-01.
+    pub day: i32,
+    /// Supply, kWh.
+    pub supply: f64,
+    /// Consumption of its customers, when every one is known.
+    pub consumption: Option<f64>,
 }
 
-/// Every point-day of [first, end) of the station's areas and of its feeders without areas.
-fn point_days(session: &Session, first: i32, end: i32) -> EngineResult<Vec<PointDay>> {
+impl PointDay {
+    /// The day's loss rate, when the consumption is known and there was supply.
+    pub fn loss_rate(&self) -> Option<f64> {
+        self.consumption.filter(|_| self.supply > 0.0).map(|c| (self.supply - c) / self.supply)
+    }
+}
+
+/// Every point-day of [first, end) (days since 1970) of the stations' areas and of their feeders
+/// without areas.
+pub fn point_days(session: &Session, first: i32, end: i32) -> EngineResult<Vec<PointDay>> {
     if first >= end {
         return Ok(Vec::new());
     }

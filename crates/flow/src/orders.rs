@@ -1397,3 +1397,27 @@ pub fn station_tallies(
     }
     Ok(out)
 }
+
+/// Open audit orders due on a day: (station, number, title).
+pub type DueOrders = Vec<(String, String, String)>;
+
+/// Open audit orders (with the station) due on `day` (`YYYY-MM-DD`), and per station how many are
+/// past their deadline, for the daily briefing.
+pub fn due_and_overdue(conn: &Connection, day: &str) -> FlowResult<(DueOrders, BTreeMap<String, u64>)> {
+    let read = conn.unchecked_transaction()?;
+    let mut stmt = read.prepare_cached(
+        "SELECT station_id, number, title FROM orders
+         WHERE deadline = ?1 AND state IN ('dispatched', 'verifying', 'rectifying') ORDER BY station_id, number",
+    )?;
+    let due = stmt
+        .query_map([day], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<DueOrders, _>>()?;
+    let mut stmt = read.prepare_cached(
+        "SELECT station_id, COUNT(*) FROM orders
+         WHERE deadline < ?1 AND state IN ('dispatched', 'verifying', 'rectifying') GROUP BY station_id",
+    )?;
+    let overdue = stmt
+        .query_map([day], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?
+        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    Ok((due, overdue))
+}

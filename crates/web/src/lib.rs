@@ -7,11 +7,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod briefing;
 pub mod data;
 pub mod i18n;
 pub mod indicators;
 pub mod openapi;
 pub mod pages;
+pub mod schedule;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -314,7 +316,8 @@ pub fn router(app: Shared) -> Router {
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight. Every hour (and at
-/// start) overdue orders are escalated and, once a month, the spot checks drawn.
+/// start) overdue orders are escalated and, once a month, the spot checks drawn; the scheduler
+/// (`schedule`) and the outbox's delivery run beside.
 pub async fn serve(root: &Path, bind: SocketAddr) -> anyhow::Result<()> {
     let app = App::new(root)?;
     let listener = tokio::net::TcpListener::bind(bind).await?;
@@ -335,7 +338,15 @@ pub async fn serve(root: &Path, bind: SocketAddr) -> anyhow::Result<()> {
             }
         }
     });
+    // The scheduler (daily watch and briefing, monthly audit, drop-folder imports) and the
+    // notification outbox's delivery, on threads of their own.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let threads = schedule::spawn(root, stop.clone());
     axum::serve(listener, router(app)).with_graceful_shutdown(shutdown()).await?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in threads {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     tracing::info!("jicha serve: stopped");
     Ok(())
 }

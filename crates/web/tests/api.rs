@@ -574,3 +574,40 @@ async fn indicators_drill_down_from_the_company_to_a_station_within_the_users_sc
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text().contains("期间应为"));
 }
+
+#[test]
+fn the_briefing_has_a_short_message_per_station_and_the_figures_of_the_day() {
+    let c = county();
+    let dir = jicha_store::DataDir::new(&c.root);
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 2, 20).unwrap();
+    let (b, supply) = std::thread::spawn(move || {
+        let mut session = jicha_engine::Session::open(&dir).unwrap();
+        let cat = jicha_engine::audit::Catalogue::builtin();
+        let flow = jicha_flow::Flow::new(dir.root());
+        let b = jicha_web::briefing::compute(&mut session, &cat, &flow, day, 0.10).unwrap();
+        let d = jicha_core::calendar::to_epoch_days(day);
+        let supply = jicha_engine::themes::daily::station_supply(&session, &[d, d - 7]).unwrap();
+        (b, supply)
+    })
+    .join()
+    .unwrap();
+    assert!(b.stations.len() >= 2);
+    let mut total = 0.0;
+    for s in &b.stations {
+        let sms = s.sms(b.day);
+        assert!(sms.starts_with("【日供电量简报】"), "{sms}");
+        assert!(sms.contains(&s.name) && sms.contains("2月20日"), "{sms}");
+        assert!(sms.chars().count() <= 140, "one SMS: {} characters: {sms}", sms.chars().count());
+        let expected = supply.get(&(s.station_id.clone(), jicha_core::calendar::to_epoch_days(day))).unwrap();
+        assert!((s.supply.unwrap() - expected.supply as f64 / 100.0).abs() < 1e-6);
+        assert!(s.week_before.is_some(), "a week earlier is stored");
+        assert_eq!(s.year_before, None, "a year earlier is not stored: unknown, not zero");
+        total += s.supply.unwrap();
+    }
+    assert!((b.company.supply.unwrap() - total).abs() < 1e-6, "the company is the sum of its stations");
+    let long = b.long_text();
+    assert!(long.starts_with("日供电量简报 2026年2月20日"));
+    for s in &b.stations {
+        assert!(long.contains(&s.name));
+    }
+}

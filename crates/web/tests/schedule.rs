@@ -1,0 +1,109 @@
+//! The scheduler inside `jicha serve`: the daily run at its time with the briefing queued for a
+//! chat robot (a real HTTP server on loopback), a missed slot caught up once, nothing twice.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use jicha_ingest::pipeline::NoProgress;
+use jicha_ingest::{ImportOutcome, import};
+use jicha_store::DataDir;
+
+/// A robot endpoint answering `{"errcode":0}` and keeping every body it receives.
+fn robot() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            r.read_exact(&mut body).unwrap();
+            keep.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+            let reply = "{\"errcode\":0,\"errmsg\":\"ok\"}";
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (port, got)
+}
+
+fn utc(s: &str) -> DateTime<Utc> {
+    // Local (UTC+8) wall-clock time.
+    let t = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    (t - chrono::Duration::hours(8)).and_utc()
+}
+
+#[test]
+fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("county");
+    let opts = jicha_sim::GenerateOptions {
+        out: src.clone(),
+        customers: 400,
+        stations: 2,
+        months: 2,
+        seed: 5,
+        start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        ..jicha_sim::GenerateOptions::default()
+    };
+    jicha_sim::generate(&opts, &jicha_sim::NoProgress).unwrap();
+    let root = tmp.path().join("data");
+    assert!(matches!(
+        import(&DataDir::new(&root), &src, &NoProgress).unwrap(),
+        ImportOutcome::Committed { .. }
+    ));
+    let (port, got) = robot();
+    std::fs::write(
+        root.join("jicha.toml"),
+        format!(
+            "[channels.wecom]\nkind = \"wecom\"\nwebhook = \"http://127.0.0.1:{port}/cgi-bin/webhook/send?key=k\"\n\n\
+             [schedule]\ntime = \"07:30\"\nmonthly_day = 0\n\n[briefing]\nchat = [\"wecom\"]\n"
+        ),
+    )
+    .unwrap();
+
+    // Before 07:30 on 21 February, the slot of the 20th (briefing of the 19th) is due.
+    let ran = jicha_web::schedule::tick(&root, utc("2026-02-21 07:00")).unwrap();
+    assert_eq!(ran.len(), 1, "{ran:?}");
+    assert!(ran[0].1.as_ref().unwrap().contains("2026-02-19"), "{ran:?}");
+    assert!(jicha_web::schedule::tick(&root, utc("2026-02-21 07:10")).unwrap().is_empty(), "nothing twice");
+    // Down from the 21st to the 23rd, 09:00: the two missed slots make one run, for the 22nd.
+    let ran = jicha_web::schedule::tick(&root, utc("2026-02-23 09:00")).unwrap();
+    assert_eq!(ran.len(), 1, "caught up once: {ran:?}");
+    assert!(ran[0].1.as_ref().unwrap().contains("2026-02-22"), "{ran:?}");
+    let runs = jicha_web::schedule::Runs::open(&root).unwrap().list(10).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(runs.iter().all(|r| r.ok == Some(true)), "{runs:?}");
+
+    // The outbox delivers both briefings to the robot, each once.
+    let channels = jicha_notify::Channels::load(&root).unwrap();
+    let outbox = jicha_notify::Outbox::open(&root).unwrap();
+    let stats = outbox.deliver_due(&channels, Utc::now()).unwrap();
+    assert_eq!(stats.sent, 2, "{stats:?}");
+    outbox.deliver_due(&channels, Utc::now() + chrono::Duration::hours(2)).unwrap();
+    let bodies = got.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "each briefing once");
+    assert!(bodies[0].contains("日供电量简报 2026年2月19日"), "{}", bodies[0]);
+    assert!(bodies[1].contains("日供电量简报 2026年2月22日"), "{}", bodies[1]);
+    // A rerun of the same slot (a crash after queueing) queues nothing new.
+    std::fs::remove_file(root.join("schedule.sqlite")).unwrap();
+    jicha_web::schedule::tick(&root, utc("2026-02-23 09:00")).unwrap();
+    assert_eq!(outbox.deliver_due(&channels, Utc::now() + chrono::Duration::hours(3)).unwrap().sent, 0);
+}
