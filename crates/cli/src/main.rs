@@ -119,6 +119,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = BriefingFormat::Text)]
         format: BriefingFormat,
     },
+    /// 月度文件：《现场营销稽查报告》(.docx) 与《现场营销稽查发现问题及整改措施汇总清单》(.xlsx) / the two monthly documents
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// 窃电嫌疑模型：训练、评分、评估 / the theft model: train, score, evaluate
     Theft {
         #[command(subcommand)]
@@ -157,6 +162,19 @@ enum Command {
         /// 输出格式 / output format
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// 某月的两份月度文件 / the month's two documents
+    Monthly {
+        /// 月份 / the month (YYYY-MM)
+        #[arg(long)]
+        period: String,
+        /// 输出目录 / output folder
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -322,6 +340,24 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             indicators::run(&dir, &period, as_of.as_deref(), station.as_deref(), format, out.as_ref())
         }
         Command::Briefing { date, loss_line, format } => briefing(&dir, date.as_deref(), loss_line, format),
+        Command::Report { command: ReportCommand::Monthly { period, out } } => {
+            let Some(p) = jicha_core::calendar::Period::parse(&period) else {
+                eprintln!("错误 / error: --period “{period}” 应为 YYYY-MM / must be YYYY-MM");
+                return Ok(BAD_INPUT);
+            };
+            if !dir.database().exists() {
+                eprintln!(
+                    "错误 / error: 数据目录 {} 还没有导入数据 / nothing imported",
+                    dir.root().display()
+                );
+                return Ok(BAD_INPUT);
+            }
+            let cat = jicha_engine::audit::Catalogue::load(dir.root())
+                .unwrap_or_else(|_| jicha_engine::audit::Catalogue::builtin());
+            let (docx, xlsx) = jicha_web::monthly::write(dir.root(), &cat, p, &out)?;
+            println!("{}\n{}", docx.display(), xlsx.display());
+            Ok(0)
+        }
         Command::Theft { command } => theft::run(&dir, command, cli.quiet),
         Command::Serve { bind } => web::serve(&dir, bind),
         Command::User { command } => web::user(&dir, command),

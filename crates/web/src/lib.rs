@@ -11,6 +11,7 @@ pub mod briefing;
 pub mod data;
 pub mod i18n;
 pub mod indicators;
+pub mod monthly;
 pub mod openapi;
 pub mod pages;
 pub mod schedule;

@@ -611,3 +611,39 @@ fn the_briefing_has_a_short_message_per_station_and_the_figures_of_the_day() {
         assert!(long.contains(&s.name));
     }
 }
+
+#[tokio::test]
+async fn the_monthly_documents_list_every_problem_of_the_month() {
+    let e = env();
+    let auditor = login(&e.app, "auditor").await;
+    let picked = findings_of(&e.app, &auditor, &e.a, 3).await;
+    let ids: Vec<Value> = picked.iter().map(|f| f["finding_id"].clone()).collect();
+    let made =
+        post(&e.app, &auditor, "/api/orders", json!({"finding_ids": ids, "deadline": "2099-01-31"})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    let root = county().root.clone();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_path_buf();
+    let (docx, xlsx) = std::thread::spawn(move || {
+        let cat = jicha_engine::audit::Catalogue::builtin();
+        jicha_web::monthly::write(&root, &cat, jicha_core::calendar::Period::parse("2026-02").unwrap(), &dir)
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    assert!(
+        docx.file_name().unwrap().to_string_lossy().ends_with("2026年2月现场营销稽查报告.docx"),
+        "{docx:?}"
+    );
+    assert!(docx.metadata().unwrap().len() > 5_000);
+    use calamine::{Reader, open_workbook_auto};
+    let mut wb = open_workbook_auto(&xlsx).unwrap();
+    let sheet = wb.worksheet_range(jicha_report::PROBLEM_SHEET).unwrap();
+    let rows: Vec<_> =
+        sheet.rows().filter(|r| r.first().is_some_and(|c| c.to_string().parse::<u32>().is_ok())).collect();
+    assert_eq!(rows.len(), 3, "a row per problem in an order");
+    for r in &rows {
+        assert!(r.iter().any(|c| c.to_string() == "主题稽查"));
+        assert!(r.iter().any(|c| c.to_string() == "已派发"), "status in Chinese");
+    }
+}
