@@ -158,22 +158,9 @@ pub enum Scope<'a> {
     Day { date: &'a str },
 }
 
-/// A persisting problem found again under a new finding id joins the open audit order of its
-/// theme and entity (only when the closed loop has begun: `flow.sqlite` exists).
+/// New findings join the open orders of their theme and entity (see `jicha_web::schedule`).
 fn join_open_orders(dir: &DataDir, findings: &[jicha_engine::Finding]) -> anyhow::Result<()> {
-    let flow = jicha_flow::Flow::new(dir.root());
-    if !flow.database().exists() || findings.is_empty() {
-        return Ok(());
-    }
-    let mut periods: Vec<&str> = findings.iter().map(|f| f.period.as_str()).collect();
-    periods.sort_unstable();
-    periods.dedup();
-    let mut snapshots = Vec::new();
-    for p in periods {
-        snapshots.extend(jicha_store::findings::load(dir, p)?);
-    }
-    let mut conn = flow.open().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let joined = jicha_flow::orders::join_open(&mut conn, &snapshots).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let joined = jicha_web::schedule::join_open_orders(dir, findings)?;
     if joined > 0 {
         eprintln!("{joined} 条疑似问题并入在办稽查工单 / findings joined open audit orders");
     }

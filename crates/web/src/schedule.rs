@@ -374,19 +374,27 @@ fn audit(root: &Path, window: Window, daily: bool) -> anyhow::Result<(Session, C
     let result = jicha_engine::audit::run(&mut session, window, &cat, &themes)?;
     let now = jicha_flow::now_text();
     jicha_engine::store::keep(&session, &result, &now)?;
-    let flow = Flow::new(root);
-    if flow.database().exists() && !result.findings.is_empty() {
-        let mut periods: Vec<&str> = result.findings.iter().map(|f| f.period.as_str()).collect();
-        periods.sort_unstable();
-        periods.dedup();
-        let mut rows = Vec::new();
-        for p in periods {
-            rows.extend(jicha_store::findings::load(&dir, p)?);
-        }
-        let mut conn = flow.open()?;
-        jicha_flow::orders::join_open(&mut conn, &rows)?;
-    }
+    join_open_orders(&dir, &result.findings)?;
     Ok((session, cat, result.findings.len()))
+}
+
+/// A persisting problem found again under a new finding id joins the open audit order of its
+/// theme and entity (only when the closed loop has begun: `flow.sqlite` exists). Returns how many
+/// joined.
+pub fn join_open_orders(dir: &DataDir, findings: &[jicha_engine::Finding]) -> anyhow::Result<usize> {
+    let flow = Flow::new(dir.root());
+    if !flow.database().exists() || findings.is_empty() {
+        return Ok(0);
+    }
+    let mut periods: Vec<&str> = findings.iter().map(|f| f.period.as_str()).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let mut rows = Vec::new();
+    for p in periods {
+        rows.extend(jicha_store::findings::load(dir, p)?);
+    }
+    let mut conn = flow.open()?;
+    Ok(jicha_flow::orders::join_open(&mut conn, &rows)?)
 }
 
 fn monthly(root: &Path, period: Period) -> anyhow::Result<String> {

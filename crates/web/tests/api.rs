@@ -636,14 +636,14 @@ async fn the_monthly_documents_list_every_problem_of_the_month() {
         "{docx:?}"
     );
     assert!(docx.metadata().unwrap().len() > 5_000);
-    use calamine::{Reader, open_workbook_auto};
+    use calamine::{DataType as _, Reader, open_workbook_auto};
     let mut wb = open_workbook_auto(&xlsx).unwrap();
     let sheet = wb.worksheet_range(jicha_report::PROBLEM_SHEET).unwrap();
     let rows: Vec<_> =
         sheet.rows().filter(|r| r.first().is_some_and(|c| c.to_string().parse::<u32>().is_ok())).collect();
     assert_eq!(rows.len(), 3, "a row per problem in an order");
     for r in &rows {
-        assert!(r.iter().any(|c| c.to_string() == "主题稽查"));
-        assert!(r.iter().any(|c| c.to_string() == "已派发"), "status in Chinese");
+        assert!(r.iter().any(|c| c.get_string() == Some("主题稽查")));
+        assert!(r.iter().any(|c| c.get_string() == Some("已派发")), "status in Chinese");
     }
 }
