@@ -19,7 +19,7 @@ use crate::theme::{Params, Theme};
 
 /// Top-level sections of `jicha.toml` validated by the parts that read them (`jicha-notify`
 /// for `channels`, the web server for `briefing` and `schedule`).
-pub const OTHER_SECTIONS: &[&str] = &["channels", "briefing", "schedule"];
+pub const OTHER_SECTIONS: &[&str] = &["channels", "briefing", "schedule", "warnings"];
 
 /// The file name in the data dir.
 pub const CONFIG_FILE: &str = "jicha.toml";

@@ -16,6 +16,7 @@ pub mod store;
 pub mod theft;
 pub mod theme;
 pub mod themes;
+pub mod warning;
 
 pub use audit::{AuditRun, Outcome, ThemeRun};
 pub use error::{EngineError, EngineResult};

@@ -171,3 +171,61 @@ fn march_matches_the_hand_computation() {
         41.0,
     );
 }
+
+#[test]
+fn a_budget_projected_over_its_line_warns_before_it_is_crossed() {
+    use jicha_engine::warning::{Line, Status, evaluate};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = county().import(tmp.path());
+    let mut session = Session::open(&dir).unwrap();
+    let none = |_: chrono::NaiveDate, _: chrono::NaiveDate| BTreeMap::new();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let march = Span::parse("2026-03").unwrap();
+    // S01: 4 customer-hours on 5 March; a March budget of 10. On the 10th (9 days counted) the
+    // rate so far makes 4 x 31 / 9 = 13.8 by the end: a warning, the budget not yet crossed.
+    let e = evaluate(
+        &mut session,
+        &Line { code: "outage_customer_hours", station: Some("S01"), span: march, line: 10.0 },
+        day("2026-03-10"),
+        &Options::default(),
+        &none,
+    )
+    .unwrap();
+    assert_eq!(e.status, Status::Warning);
+    assert_eq!(e.actual, Some(4.0));
+    close(e.projection, 4.0 * 31.0 / 9.0);
+    close(Some(e.line_now), 10.0 * 9.0 / 31.0);
+    let days: Vec<String> = e.points.iter().map(|p| p.day.to_string()).collect();
+    assert_eq!(days, ["2026-03-01", "2026-03-08", "2026-03-09"], "Sundays and the last day counted");
+    assert_eq!(e.points[0].value, Some(0.0));
+    // With a budget of 20 the same course is fine; with 3 it is already crossed.
+    let ok = evaluate(
+        &mut session,
+        &Line { code: "outage_customer_hours", station: Some("S01"), span: march, line: 20.0 },
+        day("2026-03-10"),
+        &Options::default(),
+        &none,
+    )
+    .unwrap();
+    assert_eq!(ok.status, Status::Ok);
+    let over = evaluate(
+        &mut session,
+        &Line { code: "outage_customer_hours", station: Some("S01"), span: march, line: 3.0 },
+        day("2026-03-10"),
+        &Options::default(),
+        &none,
+    )
+    .unwrap();
+    assert_eq!(over.status, Status::Breached);
+    // Recovery 100% at month end: judged at the end, missed (205 of 542.50 paid).
+    let rec = evaluate(
+        &mut session,
+        &Line { code: "recovery_rate", station: None, span: march, line: 1.0 },
+        day("2026-04-02"),
+        &Options::default(),
+        &none,
+    )
+    .unwrap();
+    assert_eq!(rec.status, Status::Breached);
+    close(rec.actual, 205.0 / 542.5);
+}

@@ -7,6 +7,7 @@
 
 pub mod onsite;
 pub mod orders;
+pub mod targets;
 pub mod trail;
 pub mod users;
 
@@ -197,7 +198,12 @@ CREATE TABLE IF NOT EXISTS onsite_problems (problem_id INTEGER PRIMARY KEY, mont
 CREATE TABLE IF NOT EXISTS trail (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
     action TEXT NOT NULL, object TEXT NOT NULL, before TEXT, after TEXT, prev_hash TEXT NOT NULL,
     hash TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS trail_object ON trail (object);";
+CREATE INDEX IF NOT EXISTS trail_object ON trail (object);
+CREATE TABLE IF NOT EXISTS targets (target_id INTEGER PRIMARY KEY, indicator TEXT NOT NULL,
+    station_id TEXT NOT NULL DEFAULT '', period TEXT NOT NULL, line REAL NOT NULL, note TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (indicator, station_id, period));
+CREATE TABLE IF NOT EXISTS target_checks (target_id INTEGER NOT NULL, week_end TEXT NOT NULL, actual REAL,
+    projection REAL, line_now REAL, status TEXT NOT NULL, checked_at TEXT NOT NULL, PRIMARY KEY (target_id, week_end));";
 
 impl Flow {
     /// The closed loop of the data dir at `root` (created on first use).

@@ -15,6 +15,7 @@ pub mod monthly;
 pub mod openapi;
 pub mod pages;
 pub mod schedule;
+pub mod warnings;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

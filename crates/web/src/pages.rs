@@ -68,7 +68,7 @@ pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
 }
 
@@ -152,6 +152,7 @@ pub(crate) fn layout(cur: &Current, title: &str, active: &str, notice: &Notice, 
         ("/orders".into(), "orders", l.t("稽查工单", "Audit orders")),
         ("/onsite".into(), "onsite", l.t("现场稽查", "On-site audit")),
         ("/indicators".into(), "indicators", l.t("指标", "Indicators")),
+        ("/warnings".into(), "warnings", l.t("预警", "Warnings")),
     ];
     if let Some(s) = cur.actor.station_id.as_deref().filter(|_| cur.actor.role.is_station()) {
         nav.push((format!("/stations/{}", url_encode(s)), "station", l.t("本所", "My station")));
@@ -241,7 +242,7 @@ pub struct Notice {
     pub err: Option<String>,
 }
 
-fn back(to: &str, result: Result<String, AppError>) -> Response {
+pub(crate) fn back(to: &str, result: Result<String, AppError>) -> Response {
     let sep = if to.contains('?') { '&' } else { '?' };
     match result {
         Ok(msg) => Redirect::to(&format!("{to}{sep}ok={}", url_encode(&msg))).into_response(),
@@ -1530,4 +1531,6 @@ pub fn routes() -> Router<Shared> {
         .route("/trail", get(trail_page))
         .route("/indicators", get(crate::indicators::indicators_page))
         .route("/indicators/{code}", get(crate::indicators::indicator_page))
+        .route("/warnings", get(crate::warnings::warnings_page).post(crate::warnings::post_target))
+        .route("/warnings/remove", post(crate::warnings::post_remove))
 }

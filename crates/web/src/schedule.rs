@@ -112,6 +112,9 @@ pub struct Plan {
     pub schedule: ScheduleConfig,
     /// `[briefing]` (absent: no briefing is sent, it is still computed and recorded).
     pub briefing: Option<BriefingConfig>,
+    /// `[warnings]`: who receives the early warnings (same keys as `[briefing]`; station heads
+    /// receive their station's by SMS).
+    pub warnings: Option<BriefingConfig>,
     /// The daily run's time.
     pub at: NaiveTime,
 }
@@ -144,6 +147,12 @@ pub fn parse_plan(path: &Path, text: &str) -> Result<Plan, Vec<String>> {
                 plan.briefing = Some(b);
             }
             Err(e) => problems.push(format!("{} [briefing]：{}", path.display(), e.message())),
+        }
+    }
+    if let Some(v) = table.get("warnings") {
+        match v.clone().try_into::<BriefingConfig>() {
+            Ok(b) => plan.warnings = Some(b),
+            Err(e) => problems.push(format!("{} [warnings]：{}", path.display(), e.message())),
         }
     }
     match NaiveTime::parse_from_str(&plan.schedule.time, "%H:%M") {
@@ -322,6 +331,10 @@ pub fn tick(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, Resu
     }
     let slot = daily_slot(t, plan.at);
     job("daily", slot, &mut || daily(root, &plan, slot.date() - chrono::Days::new(1)))?;
+    // The weekly check of the target lines, on Mondays (the latest Monday's slot).
+    let monday = slot.date() - chrono::Days::new(u64::from(slot.date().weekday().num_days_from_monday()));
+    let weekly = monday.and_time(plan.at);
+    job("warnings", weekly, &mut || warnings(root, &plan, weekly.date()))?;
     Ok(done)
 }
 
@@ -416,6 +429,23 @@ fn daily(root: &Path, plan: &Plan, day: NaiveDate) -> anyhow::Result<String> {
     let queued = if messages.is_empty() { 0 } else { Outbox::open(root)?.enqueue(&messages)?.len() };
     Ok(format!(
         "日监测 {day}：{n} 条疑似问题；简报已排队 {queued} 条 / daily watch {day}: {n} findings; {queued} briefing messages queued"
+    ))
+}
+
+/// Checks every target line and queues the new warnings.
+fn warnings(root: &Path, plan: &Plan, today: NaiveDate) -> anyhow::Result<String> {
+    let heads = if plan.warnings.is_some() {
+        let mut session = Session::open(&DataDir::new(root))?;
+        let h = station_heads(&mut session);
+        drop_off_thread(session);
+        h?
+    } else {
+        Vec::new()
+    };
+    let (checked, messages) = crate::warnings::check_all(root, today, plan.warnings.as_ref(), &heads)?;
+    let queued = if messages.is_empty() { 0 } else { Outbox::open(root)?.enqueue(&messages)?.len() };
+    Ok(format!(
+        "目标线检查 {checked} 条，预警排队 {queued} 条 / {checked} lines checked, {queued} warnings queued"
     ))
 }
 

@@ -647,3 +647,57 @@ async fn the_monthly_documents_list_every_problem_of_the_month() {
         assert!(r.iter().any(|c| c.get_string() == Some("已派发")), "status in Chinese");
     }
 }
+
+#[tokio::test]
+async fn a_target_line_is_checked_weekly_and_its_warning_shown_and_queued_once() {
+    let e = env();
+    let root = county().root.clone();
+    let flow = jicha_flow::Flow::new(&root);
+    {
+        let mut conn = flow.connect().unwrap();
+        let admin = jicha_flow::Actor::system();
+        jicha_flow::targets::set(&mut conn, &admin, "outage_customer_hours", "", "2026-02", 0.5, "二月预算")
+            .unwrap();
+        jicha_flow::targets::set(&mut conn, &admin, "loss_rate", &e.a, "2026-02", 0.5, "").unwrap();
+        // Only administrators set lines.
+        let staff = jicha_flow::Actor {
+            role: jicha_flow::Role::StationStaff,
+            station_id: Some(e.a.clone()),
+            ..admin
+        };
+        assert!(jicha_flow::targets::set(&mut conn, &staff, "loss_rate", &e.a, "2026-02", 0.1, "").is_err());
+    }
+    let to = jicha_web::schedule::BriefingConfig { chat: vec!["wecom".into()], ..Default::default() };
+    let r = root.clone();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 2, 16).unwrap();
+    let (checked, msgs) =
+        std::thread::spawn(move || jicha_web::warnings::check_all(&r, day, Some(&to), &[]).unwrap())
+            .join()
+            .unwrap();
+    assert_eq!(checked, 2);
+    // Outage customer-hours over half an hour already: crossed, one message; the loss line of 50%
+    // is not in danger.
+    assert_eq!(msgs.len(), 1, "{msgs:?}");
+    assert!(msgs[0].body.contains("已越线") && msgs[0].body.contains("停电时户数"), "{}", msgs[0].body);
+    let manager = login(&e.app, "manager").await;
+    let page = get(&e.app, &manager, "/warnings").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(
+        text.contains("停电时户数") && text.contains("二月预算") && text.contains("已越线"),
+        "status shown"
+    );
+    assert!(text.contains("burn0"), "a burn-down chart");
+    // Checked again the same week: the status is not new, nothing is queued again.
+    let r = root.clone();
+    let to = jicha_web::schedule::BriefingConfig { chat: vec!["wecom".into()], ..Default::default() };
+    let (_, again) =
+        std::thread::spawn(move || jicha_web::warnings::check_all(&r, day, Some(&to), &[]).unwrap())
+            .join()
+            .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    // Station staff see their station's line only.
+    let staff_b = login(&e.app, "staff_b").await;
+    let theirs = get(&e.app, &staff_b, "/warnings").await.text();
+    assert!(!theirs.contains("二月预算") && theirs.contains("还没有目标线"), "other scopes hidden");
+}
