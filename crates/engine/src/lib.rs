@@ -3,6 +3,7 @@
 //!
 //! Arrow and Parquet are taken from DataFusion's re-exports, so the workspace has one Arrow.
 
+pub mod assessment;
 pub mod audit;
 pub mod columns;
 pub mod config;

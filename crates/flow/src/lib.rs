@@ -5,6 +5,7 @@
 //! import or an audit rerun never touches an order, a user or the trail. Every change is made in
 //! one SQLite transaction together with its trail entry, so a crash leaves either both or neither.
 
+pub mod assess;
 pub mod onsite;
 pub mod orders;
 pub mod targets;
@@ -203,7 +204,18 @@ CREATE TABLE IF NOT EXISTS targets (target_id INTEGER PRIMARY KEY, indicator TEX
     station_id TEXT NOT NULL DEFAULT '', period TEXT NOT NULL, line REAL NOT NULL, note TEXT NOT NULL DEFAULT '',
     created_by TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (indicator, station_id, period));
 CREATE TABLE IF NOT EXISTS target_checks (target_id INTEGER NOT NULL, week_end TEXT NOT NULL, actual REAL,
-    projection REAL, line_now REAL, status TEXT NOT NULL, checked_at TEXT NOT NULL, PRIMARY KEY (target_id, week_end));";
+    projection REAL, line_now REAL, status TEXT NOT NULL, checked_at TEXT NOT NULL, PRIMARY KEY (target_id, week_end));
+CREATE TABLE IF NOT EXISTS schemes (version INTEGER PRIMARY KEY, valid_from TEXT NOT NULL, body TEXT NOT NULL,
+    created_by TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS assessments (period TEXT NOT NULL, version INTEGER NOT NULL, scheme_version INTEGER NOT NULL,
+    data_version TEXT NOT NULL, published_by TEXT NOT NULL, published_at TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (period, version));
+CREATE TRIGGER IF NOT EXISTS assessments_never_change BEFORE UPDATE ON assessments
+    BEGIN SELECT RAISE(ABORT, '已发布的考核结果不可修改 / a published assessment never changes'); END;
+CREATE TRIGGER IF NOT EXISTS assessments_never_go BEFORE DELETE ON assessments
+    BEGIN SELECT RAISE(ABORT, '已发布的考核结果不可删除 / a published assessment is never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS schemes_never_change BEFORE UPDATE ON schemes
+    BEGIN SELECT RAISE(ABORT, '考核方案只能新建版本 / a scheme changes only by a new version'); END;";
 
 impl Flow {
     /// The closed loop of the data dir at `root` (created on first use).

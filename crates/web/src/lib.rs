@@ -6,6 +6,7 @@
 //! query a station user makes is limited to their station by [`jicha_flow::Actor::station_scope`].
 
 pub mod api;
+pub mod assess;
 pub mod auth;
 pub mod briefing;
 pub mod data;

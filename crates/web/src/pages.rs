@@ -153,6 +153,7 @@ pub(crate) fn layout(cur: &Current, title: &str, active: &str, notice: &Notice, 
         ("/onsite".into(), "onsite", l.t("现场稽查", "On-site audit")),
         ("/indicators".into(), "indicators", l.t("指标", "Indicators")),
         ("/warnings".into(), "warnings", l.t("预警", "Warnings")),
+        ("/assessment".into(), "assessment", l.t("考核", "Assessment")),
     ];
     if let Some(s) = cur.actor.station_id.as_deref().filter(|_| cur.actor.role.is_station()) {
         nav.push((format!("/stations/{}", url_encode(s)), "station", l.t("本所", "My station")));
@@ -1533,4 +1534,7 @@ pub fn routes() -> Router<Shared> {
         .route("/indicators/{code}", get(crate::indicators::indicator_page))
         .route("/warnings", get(crate::warnings::warnings_page).post(crate::warnings::post_target))
         .route("/warnings/remove", post(crate::warnings::post_remove))
+        .route("/assessment", get(crate::assess::assessment_page))
+        .route("/assessment/publish", post(crate::assess::post_publish))
+        .route("/admin/scheme", get(crate::assess::scheme_page).post(crate::assess::post_scheme))
 }

@@ -701,3 +701,35 @@ async fn a_target_line_is_checked_weekly_and_its_warning_shown_and_queued_once()
     let theirs = get(&e.app, &staff_b, "/warnings").await.text();
     assert!(!theirs.contains("二月预算") && theirs.contains("还没有目标线"), "other scopes hidden");
 }
+
+#[tokio::test]
+async fn the_assessment_page_scores_under_the_active_scheme_and_only_administrators_edit_schemes() {
+    let e = env();
+    let manager = login(&e.app, "manager").await;
+    let page = get(&e.app, &manager, "/assessment?period=2026-02").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("还没有适用于该期间的考核方案"), "no scheme yet, said plainly");
+    assert_eq!(get(&e.app, &manager, "/admin/scheme").await.status, StatusCode::FORBIDDEN);
+    let admin = login(&e.app, "admin").await;
+    let editor = get(&e.app, &admin, "/admin/scheme").await.text();
+    assert!(editor.contains("loss_rate") && editor.contains("LATE-ORDER"), "the example scheme offered");
+    {
+        let flow = jicha_flow::Flow::new(&county().root);
+        let mut conn = flow.connect().unwrap();
+        jicha_flow::assess::save_scheme(
+            &mut conn,
+            &jicha_flow::Actor::system(),
+            jicha_engine::assessment::Scheme::example(),
+            "2026-01",
+        )
+        .unwrap();
+    }
+    let scored = get(&e.app, &manager, "/assessment?period=2026-02").await.text();
+    assert!(scored.contains("草稿（未发布）"), "a draft until published");
+    assert!(scored.contains("供电所得分与排名") && scored.contains("电费回收率"), "scores explained");
+    let staff = login(&e.app, "staff_a").await;
+    let mine = get(&e.app, &staff, "/assessment?period=2026-02").await.text();
+    let stations_part = |t: &str| t.split("人员扣分").next().unwrap_or("").matches("<summary>").count();
+    assert_eq!(stations_part(&scored), 2, "the manager sees both stations");
+    assert_eq!(stations_part(&mine), 1, "station staff see their own station");
+}
