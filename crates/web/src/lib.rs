@@ -13,6 +13,7 @@ pub mod data;
 pub mod i18n;
 pub mod indicators;
 pub mod monthly;
+pub mod notices;
 pub mod openapi;
 pub mod pages;
 pub mod schedule;

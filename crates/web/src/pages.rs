@@ -161,6 +161,9 @@ pub(crate) fn layout(cur: &Current, title: &str, active: &str, notice: &Notice, 
     if api::may_read_trail(cur) {
         nav.push(("/trail".into(), "trail", l.t("审计日志", "Audit trail")));
     }
+    if matches!(cur.actor.role, Role::Admin | Role::Auditor | Role::Manager | Role::Lead) {
+        nav.push(("/admin/notifications".into(), "notifications", l.t("通知与文件", "Notices & documents")));
+    }
     if cur.actor.role == Role::Admin {
         nav.push(("/admin/users".into(), "users", l.t("用户管理", "Users")));
     }
@@ -1534,6 +1537,9 @@ pub fn routes() -> Router<Shared> {
         .route("/indicators/{code}", get(crate::indicators::indicator_page))
         .route("/warnings", get(crate::warnings::warnings_page).post(crate::warnings::post_target))
         .route("/warnings/remove", post(crate::warnings::post_remove))
+        .route("/admin/notifications", get(crate::notices::notifications_page))
+        .route("/admin/notifications/retry", post(crate::notices::post_retry))
+        .route("/reports/monthly", get(crate::notices::monthly_download))
         .route("/assessment", get(crate::assess::assessment_page))
         .route("/assessment/publish", post(crate::assess::post_publish))
         .route("/admin/scheme", get(crate::assess::scheme_page).post(crate::assess::post_scheme))

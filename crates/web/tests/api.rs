@@ -733,3 +733,21 @@ async fn the_assessment_page_scores_under_the_active_scheme_and_only_administrat
     assert_eq!(stations_part(&scored), 2, "the manager sees both stations");
     assert_eq!(stations_part(&mine), 1, "station staff see their own station");
 }
+
+#[tokio::test]
+async fn notifications_runs_and_monthly_documents_are_visible_to_the_audit_centre() {
+    let e = env();
+    let manager = login(&e.app, "manager").await;
+    let page = get(&e.app, &manager, "/admin/notifications").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("通知发件箱") && page.text().contains("定时任务运行记录"));
+    let doc = get(&e.app, &manager, "/reports/monthly?period=2026-02&doc=xlsx").await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.headers[header::CONTENT_TYPE].to_str().unwrap().contains("spreadsheetml"));
+    assert!(doc.body.starts_with(b"PK"), "an Office file");
+    let word = get(&e.app, &manager, "/reports/monthly?period=2026-02&doc=docx").await;
+    assert!(word.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains(".docx"));
+    let staff = login(&e.app, "staff_a").await;
+    assert_eq!(get(&e.app, &staff, "/admin/notifications").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&e.app, &staff, "/reports/monthly?period=2026-02&doc=xlsx").await.status, StatusCode::FORBIDDEN);
+}
