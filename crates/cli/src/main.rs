@@ -124,6 +124,11 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// 用电营业普查与专项稽查：选户、出登记表、收回结果 / census and special audits: select, forms, results
+    Census {
+        #[command(subcommand)]
+        command: CensusCommand,
+    },
     /// 窃电嫌疑模型：训练、评分、评估 / the theft model: train, score, evaluate
     Theft {
         #[command(subcommand)]
@@ -162,6 +167,45 @@ enum Command {
         /// 输出格式 / output format
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum CensusCommand {
+    /// 发起：全部非居民用户加居民随机抽样 / start: every non-resident customer plus a seeded sample of residents
+    Start {
+        /// 名称 / name, e.g. 2026年营业普查
+        #[arg(long)]
+        name: String,
+        /// census（营业普查）或 audit（专项稽查）
+        #[arg(long, default_value = "census")]
+        kind: String,
+        /// 居民抽样比例 / share of residents sampled
+        #[arg(long, default_value_t = 0.1)]
+        share: f64,
+        /// 抽样种子 / seed of the sample
+        #[arg(long, default_value_t = 1)]
+        seed: i64,
+    },
+    /// 各供电所登记表（.xlsx）/ the registration forms, one workbook per station
+    Forms {
+        /// 普查编号 / campaign id
+        #[arg(long)]
+        campaign: i64,
+        /// 输出目录 / output folder
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// 收回填好的登记表：导入、生成疑似问题和工单 / take filled forms back: import, findings, orders
+    Intake {
+        /// 普查编号 / campaign id
+        #[arg(long)]
+        campaign: i64,
+        /// 整改期限 / deadline of the orders (YYYY-MM-DD), by default 30 days on
+        #[arg(long)]
+        deadline: Option<String>,
+        /// 填好的登记表 / the filled forms
+        files: Vec<PathBuf>,
     },
 }
 
@@ -268,6 +312,52 @@ fn briefing(dir: &DataDir, date: Option<&str>, loss_line: f64, format: BriefingF
     Ok(0)
 }
 
+fn census(dir: &DataDir, command: CensusCommand) -> anyhow::Result<u8> {
+    if !dir.database().exists() {
+        eprintln!("错误 / error: 数据目录 {} 还没有导入数据 / nothing imported", dir.root().display());
+        return Ok(BAD_INPUT);
+    }
+    let system = jicha_flow::Actor::system();
+    match command {
+        CensusCommand::Start { name, kind, share, seed } => {
+            let c = jicha_web::census::start(dir.root(), &system, &name, &kind, share, seed)?;
+            println!(
+                "普查 {} “{}”：{} 户 / campaign {}: {} customers",
+                c.campaign_id, c.name, c.customers, c.campaign_id, c.customers
+            );
+        }
+        CensusCommand::Forms { campaign, out } => {
+            for p in jicha_web::census::forms(dir.root(), campaign, &out)? {
+                println!("{}", p.display());
+            }
+        }
+        CensusCommand::Intake { campaign, deadline, files } => {
+            let deadline = deadline.unwrap_or_else(|| {
+                (chrono::Local::now().date_naive() + chrono::Days::new(30)).format("%Y-%m-%d").to_string()
+            });
+            match jicha_web::census::intake(dir.root(), &system, campaign, &files, &deadline) {
+                Ok(r) => println!(
+                    "导入 {} 条，未走访 {} 户，疑似问题 {} 条，新工单 {} 张 / imported {}, not visited {}, findings {}, new orders {}",
+                    r.imported,
+                    r.not_visited,
+                    r.findings,
+                    r.orders,
+                    r.imported,
+                    r.not_visited,
+                    r.findings,
+                    r.orders
+                ),
+                Err(e) if e.is::<jicha_web::census::Refused>() => {
+                    eprintln!("错误 / error: {e}");
+                    return Ok(BAD_INPUT);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(0)
+}
+
 /// Exit codes: 0 success, 2 bad input, 1 any other failure.
 const BAD_INPUT: u8 = 2;
 
@@ -358,6 +448,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("{}\n{}", docx.display(), xlsx.display());
             Ok(0)
         }
+        Command::Census { command } => census(&dir, command),
         Command::Theft { command } => theft::run(&dir, command, cli.quiet),
         Command::Serve { bind } => web::serve(&dir, bind),
         Command::User { command } => web::user(&dir, command),

@@ -6,6 +6,7 @@
 //! one SQLite transaction together with its trail entry, so a crash leaves either both or neither.
 
 pub mod assess;
+pub mod campaigns;
 pub mod onsite;
 pub mod orders;
 pub mod targets;
@@ -205,6 +206,10 @@ CREATE TABLE IF NOT EXISTS targets (target_id INTEGER PRIMARY KEY, indicator TEX
     created_by TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (indicator, station_id, period));
 CREATE TABLE IF NOT EXISTS target_checks (target_id INTEGER NOT NULL, week_end TEXT NOT NULL, actual REAL,
     projection REAL, line_now REAL, status TEXT NOT NULL, checked_at TEXT NOT NULL, PRIMARY KEY (target_id, week_end));
+CREATE TABLE IF NOT EXISTS campaigns (campaign_id INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
+    share REAL NOT NULL, seed INTEGER NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS campaign_customers (campaign_id INTEGER NOT NULL, customer_id TEXT NOT NULL,
+    station_id TEXT NOT NULL, check_id TEXT NOT NULL UNIQUE, PRIMARY KEY (campaign_id, customer_id));
 CREATE TABLE IF NOT EXISTS schemes (version INTEGER PRIMARY KEY, valid_from TEXT NOT NULL, body TEXT NOT NULL,
     created_by TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS assessments (period TEXT NOT NULL, version INTEGER NOT NULL, scheme_version INTEGER NOT NULL,

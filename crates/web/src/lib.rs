@@ -9,6 +9,7 @@ pub mod api;
 pub mod assess;
 pub mod auth;
 pub mod briefing;
+pub mod census;
 pub mod data;
 pub mod i18n;
 pub mod indicators;

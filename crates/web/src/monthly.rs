@@ -45,10 +45,18 @@ pub fn assemble(root: &Path, catalogue: &Catalogue, period: Period) -> anyhow::R
     let _ = std::thread::spawn(move || drop(session)).join();
     let ind = ind?;
     let name = |s: &str| ind.station_names.get(s).cloned().unwrap_or_else(|| s.to_string());
-    let specialty = |theme: &str| {
-        catalogue.get(theme).map_or_else(|| "其他".to_string(), |t| t.specialty().name_zh().to_string())
+    let specialty = |theme: &str| match catalogue.get(theme) {
+        Some(t) => t.specialty().name_zh().to_string(),
+        None if theme == crate::census::CENSUS_THEME => {
+            jicha_engine::Specialty::Inspection.name_zh().to_string()
+        }
+        None => "其他".to_string(),
     };
-    let theme_zh = |theme: &str| catalogue.get(theme).map_or(theme.to_string(), |t| t.name_zh().to_string());
+    let theme_zh = |theme: &str| match catalogue.get(theme) {
+        Some(t) => t.name_zh().to_string(),
+        None if theme == crate::census::CENSUS_THEME => "普查与专项稽查发现".to_string(),
+        None => theme.to_string(),
+    };
 
     let mut summary = Summary {
         findings: findings.len() as u64,

@@ -116,6 +116,9 @@ fn theme_name(app: &Shared, lang: Lang, code: &str) -> String {
                 lang.t("现场稽查", "on-site"),
                 specialty_name(lang, &s.to_ascii_lowercase())
             ),
+            None if code == crate::census::CENSUS_THEME => {
+                lang.t("普查与专项稽查发现", "Found by a census or special audit").to_string()
+            }
             None => code.to_string(),
         },
     }

@@ -749,5 +749,8 @@ async fn notifications_runs_and_monthly_documents_are_visible_to_the_audit_centr
     assert!(word.headers[header::CONTENT_DISPOSITION].to_str().unwrap().contains(".docx"));
     let staff = login(&e.app, "staff_a").await;
     assert_eq!(get(&e.app, &staff, "/admin/notifications").await.status, StatusCode::FORBIDDEN);
-    assert_eq!(get(&e.app, &staff, "/reports/monthly?period=2026-02&doc=xlsx").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&e.app, &staff, "/reports/monthly?period=2026-02&doc=xlsx").await.status,
+        StatusCode::FORBIDDEN
+    );
 }
