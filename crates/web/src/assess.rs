@@ -35,6 +35,8 @@ pub fn compute(app: &App, period: &str) -> Result<(Assessment, i64, String), App
         AppError::bad("还没有适用于该期间的考核方案，请管理员先在“考核方案”中保存 / no scheme applies to this period yet: an administrator saves one under Schemes")
     })?;
     let parsed = Scheme::parse(&scheme.body).map_err(|p| AppError::internal(&p.join("; ")))?;
+    // The data cut-off: a period is scored with the data as of the cut-off day of the month after.
+    let cut = cutoff(app, period)?;
     let comp = crate::indicators::computed(app, span)?;
     let (staff, import): (BTreeMap<String, (String, String)>, i64) = app.with_data(|c| {
         let mut stmt = c.prepare("SELECT staff_id, name, COALESCE(station_id, '') FROM staff")?;
@@ -43,7 +45,19 @@ pub fn compute(app: &App, period: &str) -> Result<(Assessment, i64, String), App
         let import = c.query_row("SELECT COALESCE(MAX(import_id), 0) FROM imports", [], |r| r.get(0))?;
         Ok((staff, import))
     })?;
-    Ok((score(&parsed, &comp.ind, &staff), scheme.version, format!("import {import}")))
+    Ok((score(&parsed, &comp.ind, &staff), scheme.version, format!("import {import}, cut-off {cut}")))
+}
+
+/// The cut-off date of a period under the active scheme: results may be published from then on.
+pub fn cutoff(app: &App, period: &str) -> Result<chrono::NaiveDate, AppError> {
+    let span = span_of(period)?;
+    let first_month = span.first().format("%Y-%m").to_string();
+    let day = app
+        .with_flow(|c| Ok(assess::active_scheme(c, &first_month)?))?
+        .and_then(|s| Scheme::parse(&s.body).ok())
+        .map_or(5, |s| s.cutoff_day);
+    let next = jicha_core::calendar::Period::of(span.last()).next();
+    Ok(chrono::NaiveDate::from_ymd_opt(next.year(), next.month(), day).unwrap_or(next.first_day()))
 }
 
 /// Query of the assessment page.
@@ -175,6 +189,12 @@ pub async fn post_publish(
     let to = format!("/assessment?period={}", url_encode(&period));
     let l = cur.lang;
     let r = blocking(move || {
+        let cut = cutoff(&app, &period)?;
+        if chrono::Local::now().date_naive() < cut {
+            return Err(AppError::bad(format!(
+                "{period} 的考核数据截止日为 {cut}，届时才能发布 / the data cut-off of {period} is {cut}: publish from then on"
+            )));
+        }
         let (a, scheme, data) = compute(&app, &period)?;
         let body = serde_json::to_string(&a).map_err(|e| AppError::internal(&e.to_string()))?;
         let p = app.with_flow(|c| Ok(assess::publish(c, &cur.actor, &period, scheme, &data, &body)?))?;

@@ -410,10 +410,18 @@ pub fn join_open_orders(dir: &DataDir, findings: &[jicha_engine::Finding]) -> an
     Ok(jicha_flow::orders::join_open(&mut conn, &rows)?)
 }
 
+/// The monthly audit of `period`, then its two documents written into `reports/<period>/` of the
+/// data dir for the monthly lead to review.
 fn monthly(root: &Path, period: Period) -> anyhow::Result<String> {
-    let (session, _, n) = audit(root, Window::new(period, None), false)?;
+    let (session, cat, n) = audit(root, Window::new(period, None), false)?;
     drop_off_thread(session);
-    Ok(format!("月度稽查 {period}：{n} 条疑似问题 / monthly audit {period}: {n} findings"))
+    let out = root.join("reports").join(period.to_string());
+    let (docx, xlsx) = crate::monthly::write(root, &cat, period, &out)?;
+    Ok(format!(
+        "月度稽查 {period}：{n} 条疑似问题；月度文件 {} 与 {} / monthly audit {period}: {n} findings; documents written",
+        docx.display(),
+        xlsx.display()
+    ))
 }
 
 /// The daily themes for `day`, then the briefing, queued for its recipients.

@@ -110,4 +110,20 @@ fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
     std::fs::remove_file(root.join("schedule.sqlite")).unwrap();
     jicha_web::schedule::tick(&root, utc("2026-02-23 09:00")).unwrap();
     assert_eq!(outbox.deliver_due(&channels, Utc::now() + chrono::Duration::hours(3)).unwrap().sent, 0);
+
+    // The monthly run on the 1st: February audited, its two documents left for the monthly lead.
+    let toml = std::fs::read_to_string(root.join("jicha.toml"))
+        .unwrap()
+        .replace("monthly_day = 0", "monthly_day = 1");
+    std::fs::write(root.join("jicha.toml"), toml).unwrap();
+    let ran = jicha_web::schedule::tick(&root, utc("2026-03-01 08:00")).unwrap();
+    let monthly: Vec<_> = ran.iter().filter(|r| r.0 == "monthly").collect();
+    assert_eq!(monthly.len(), 1, "{ran:?}");
+    assert!(monthly[0].1.as_ref().unwrap().contains("2026-02"), "{monthly:?}");
+    let docs: Vec<String> = std::fs::read_dir(root.join("reports").join("2026-02"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(docs.iter().any(|d| d.ends_with("现场营销稽查报告.docx")), "{docs:?}");
+    assert!(docs.iter().any(|d| d.ends_with("汇总清单.xlsx")), "{docs:?}");
 }
