@@ -578,49 +578,70 @@ impl PointDay {
 }
 
 /// Every point-day of [first, end) (days since 1970) of the stations' areas and of their feeders
-/// without areas.
+/// without areas. Areas come from the loss themes' one-pass area-day matrix
+/// (`kernels::area_days`, shared through the session); the few feeders that carry customers
+/// directly are joined in SQL.
 pub fn point_days(session: &Session, first: i32, end: i32) -> EngineResult<Vec<PointDay>> {
     if first >= end {
         return Ok(Vec::new());
     }
     let all_areas = areas(session)?;
+    let mut out = Vec::new();
+    let ad = crate::kernels::area_days(session, first, end - 1)?;
+    for (a, id) in ad.areas.names.iter().enumerate() {
+        let Some((_, station)) = all_areas.get(id) else { continue };
+        for (k, cell) in ad.area(a).iter().enumerate() {
+            let Some(supply) = cell.supply else { continue };
+            out.push(PointDay {
+                station: station.clone(),
+                point: ("tq".to_string(), id.clone()),
+                day: ad.first + k as i32,
+                supply: supply as f64 / 100.0,
+                consumption: cell.valid.then_some(cell.consumption as f64 / 100.0),
+            });
+        }
+    }
     let with_areas: std::collections::HashSet<&str> =
         all_areas.values().map(|(f, _)| f.as_str()).filter(|f| !f.is_empty()).collect();
     let feeder_station = feeders(session)?;
-    let station_of = |ty: &str, id: &str| -> Option<String> {
-        match ty {
-            "tq" => all_areas.get(id).map(|a| a.1.clone()),
-            "feeder" if !with_areas.contains(id) => feeder_station.get(id).cloned(),
-            _ => None,
-        }
-    };
+    let own: Vec<(&String, &String)> =
+        feeder_station.iter().filter(|(f, _)| !with_areas.contains(f.as_str())).collect();
+    if own.is_empty() {
+        return Ok(out);
+    }
     let range = date_range("date", first, end);
+    let list: Vec<String> = own.iter().map(|(f, _)| format!("'{}'", f.replace('\'', "''"))).collect();
     let sql = format!(
-        "WITH s AS (SELECT point_type, point_id, date, kwh FROM supply WHERE {range} AND kwh IS NOT NULL),
-              c AS (SELECT customer_id, opened_on, closed_on,
-                           CASE WHEN tq_id IS NOT NULL THEN 'tq' ELSE 'feeder' END AS point_type,
-                           COALESCE(tq_id, feeder_id) AS point_id
-                    FROM customers WHERE COALESCE(tq_id, feeder_id) IS NOT NULL),
+        "WITH s AS (SELECT point_id, date, kwh FROM supply
+                    WHERE point_type = 'feeder' AND point_id IN ({ids}) AND {range} AND kwh IS NOT NULL),
+              c AS (SELECT customer_id, opened_on, closed_on, feeder_id FROM customers
+                    WHERE tq_id IS NULL AND feeder_id IN ({ids})),
               d AS (SELECT customer_id, date, kwh FROM daily_consumption WHERE {range})
-         SELECT s.point_type, s.point_id, s.date, MAX(s.kwh) AS supply,
+         SELECT s.point_id, s.date, MAX(s.kwh) AS supply,
                 SUM(CASE WHEN c.customer_id IS NOT NULL THEN d.kwh END) AS consumption,
                 COUNT(c.customer_id) = COUNT(d.kwh) AS valid
          FROM s
-         LEFT JOIN c ON c.point_type = s.point_type AND c.point_id = s.point_id
+         LEFT JOIN c ON c.feeder_id = s.point_id
                     AND c.opened_on <= s.date AND (c.closed_on IS NULL OR s.date < c.closed_on)
          LEFT JOIN d ON d.customer_id = c.customer_id AND d.date = s.date
-         GROUP BY s.point_type, s.point_id, s.date"
+         GROUP BY s.point_id, s.date",
+        ids = list.join(", ")
     );
-    let mut out = Vec::new();
-    for b in session.run(&sql, "供电量与线损 / supply and loss")? {
-        let (ty, id, day) = (text(&b, "point_type")?, text(&b, "point_id")?, days(&b, "date")?);
+    for b in session.run(&sql, "线路供电量与线损 / feeders' supply and loss")? {
+        let (id, day) = (text(&b, "point_id")?, days(&b, "date")?);
         let (s, c, valid) = (floats(&b, "supply")?, floats(&b, "consumption")?, bools(&b, "valid")?);
         for i in 0..b.num_rows() {
-            let (Some(station), Some(day), Some(supply)) = (station_of(&ty[i], &id[i]), day[i], s[i]) else {
+            let (Some(station), Some(day), Some(supply)) = (feeder_station.get(&id[i]), day[i], s[i]) else {
                 continue;
             };
             let consumption = (valid[i] == Some(true)).then(|| c[i].unwrap_or(0.0));
-            out.push(PointDay { station, point: (ty[i].clone(), id[i].clone()), day, supply, consumption });
+            out.push(PointDay {
+                station: station.clone(),
+                point: ("feeder".to_string(), id[i].clone()),
+                day,
+                supply,
+                consumption,
+            });
         }
     }
     Ok(out)
