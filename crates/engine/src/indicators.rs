@@ -759,37 +759,14 @@ fn collection(session: &Session, first: i32, end: i32, st: &mut BTreeMap<String,
             }
         }
     }
-    let sql = format!(
-        "SELECT meter_id, MIN(date) AS lo, MAX(date) AS hi, COUNT(*) AS n FROM readings
-         WHERE {} AND total IS NOT NULL GROUP BY meter_id",
-        date_range("date", first, end)
-    );
-    for b in session.run(&sql, "日冻结示数 / readings")? {
-        let (id, lo, hi, n) = (text(&b, "meter_id")?, days(&b, "lo")?, days(&b, "hi")?, floats(&b, "n")?);
-        for i in 0..b.num_rows() {
-            let Some((station, from, to)) = station_of.get(&id[i]) else { continue };
-            let (lo, hi) = (lo[i].unwrap_or(*from), hi[i].unwrap_or(*from));
-            // Registers outside the meter's service are not counted (rare: exact only when all
-            // of the meter's registers lie inside its service, else counted per day below).
-            let n = if lo >= *from && hi < *to { n[i].unwrap_or(0.0) } else { f64::NAN };
-            let t = st.entry(station.clone()).or_default();
-            if n.is_nan() {
-                t.register_days += registers_in_service(session, &id[i], *from, *to)?;
-            } else {
-                t.register_days += n;
-            }
-        }
+    // Registers per meter-day from the themes' dense register matrix (shared through the session).
+    let regs = crate::kernels::registers(session, first, end - 1)?;
+    for (id, (station, from, to)) in &station_of {
+        let Some(m) = regs.meters.get(id) else { continue };
+        let n = (*from..*to).filter(|&d| regs.get(m as usize, d).is_some()).count();
+        st.entry(station.clone()).or_default().register_days += n as f64;
     }
     Ok(())
-}
-
-fn registers_in_service(session: &Session, meter: &str, from: i32, to: i32) -> EngineResult<f64> {
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM readings WHERE meter_id = '{}' AND {} AND total IS NOT NULL",
-        meter.replace('\'', "''"),
-        date_range("date", from, to)
-    );
-    count(session, &sql, "日冻结示数 / readings")
 }
 
 /// The single number `n` a counting query returns.
