@@ -248,6 +248,9 @@ pub fn intake(
     if !problems.is_empty() {
         return Err(Refused(problems).into());
     }
+    if origin.is_empty() {
+        return Ok(result);
+    }
     let staging = tempfile_dir(root)?;
     std::fs::write(staging.join("field_checks.csv"), &csv)?;
     let dir = DataDir::new(root);
@@ -373,3 +376,199 @@ fn tempfile_dir(root: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&d)?;
     Ok(d)
 }
+
+mod pages {
+    //! `/census`: campaigns, their forms per station, and the filled forms taken back.
+
+    use axum::body::{Body, Bytes};
+    use axum::extract::{Extension, Multipart, Path, Query, State};
+    use axum::http::header;
+    use axum::response::{IntoResponse, Response};
+    use jicha_flow::{Role, campaigns};
+    use maud::html;
+
+    use crate::auth::Current;
+    use crate::pages::{Notice, back, field, form_pairs, layout, render, url_encode};
+    use crate::{AppError, Shared, blocking};
+
+    fn audit_centre(cur: &Current) -> Result<(), AppError> {
+        if matches!(cur.actor.role, Role::Admin | Role::Auditor) {
+            Ok(())
+        } else {
+            Err(AppError::new(axum::http::StatusCode::FORBIDDEN, "只有稽查中心 / the audit centre only"))
+        }
+    }
+
+    /// The campaigns; the audit centre starts one and takes filled forms back; every station
+    /// downloads its own form.
+    pub async fn census_page(
+        State(app): State<Shared>,
+        Extension(cur): Extension<Current>,
+        Query(q): Query<Notice>,
+    ) -> Response {
+        render(cur, move |c| {
+            let l = c.lang;
+            let list = app.with_flow(|conn| Ok(campaigns::list(conn)?))?;
+            let centre = matches!(c.actor.role, Role::Admin | Role::Auditor);
+            let stations: Vec<(String, String)> = app.with_data(|conn| {
+                let mut stmt = conn.prepare("SELECT station_id, name FROM stations ORDER BY station_id")?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })?;
+            let mine: Vec<&(String, String)> =
+                stations.iter().filter(|(id, _)| c.actor.station_scope().is_none_or(|s| s == id)).collect();
+            let body = html! {
+                p.small { (l.t("普查选户：全部工商业、农业和其他非居民用户，加按种子随机抽取的居民用户（同一种子抽到同一批）。各所下载本所登记表，走访后填写；未走访的行留空“检查日期”。稽查中心上传填好的登记表：只导入已走访的行，任何一格有误则全部不导入并指出文件和行；发现的问题生成疑似问题和整改工单。",
+                    "Every non-resident customer plus a seeded sample of residents. Each station downloads its form; the audit centre uploads filled forms: visited rows only, all or nothing; what was found becomes findings and orders.")) }
+                @for camp in &list {
+                    section.card {
+                        h2 { (camp.name) " · " (if camp.kind == "census" { l.t("营业普查", "census") } else { l.t("专项稽查", "special audit") }) }
+                        p { (camp.customers) " " (l.t("户", "customers")) " · " (l.t("居民抽样", "residents sampled")) " " (format!("{:.0}%", camp.share * 100.0)) " · "
+                            (l.t("种子", "seed")) " " (camp.seed) " · " (camp.created_by) " " (camp.created_at) }
+                        p { (l.t("登记表：", "Forms: "))
+                            @for (id, name) in &mine { a href=(format!("/census/{}/forms/{}", camp.campaign_id, url_encode(id))) { (name) } " " } }
+                        @if centre {
+                            form method="post" action=(format!("/census/{}/results", camp.campaign_id)) enctype="multipart/form-data" {
+                                input type="hidden" name="csrf" value=(c.csrf);
+                                input type="file" name="file" required accept=".xlsx";
+                                button type="submit" { (l.t("上传填好的登记表", "Upload a filled form")) }
+                            }
+                        }
+                    }
+                }
+                @if centre {
+                    h2 { (l.t("发起普查或专项稽查", "Start a campaign")) }
+                    form.grid-form method="post" action="/census" {
+                        input type="hidden" name="csrf" value=(c.csrf);
+                        label { (l.t("名称", "Name")) input name="name" required placeholder="2026年营业普查"; }
+                        label { (l.t("类型", "Kind")) select name="kind" { option value="census" { (l.t("营业普查", "Census")) } option value="audit" { (l.t("专项稽查", "Special audit")) } } }
+                        label { (l.t("居民抽样比例（0–1）", "Residents' share (0–1)")) input name="share" value="0.1"; }
+                        label { (l.t("种子", "Seed")) input name="seed" value="1"; }
+                        button type="submit" { (l.t("选户并发起", "Select and start")) }
+                    }
+                }
+            };
+            Ok(layout(c, l.t("普查与专项稽查", "Census and special audits"), "census", &q, body))
+        })
+        .await
+    }
+
+    /// Starts a campaign (audit centre).
+    pub async fn post_census(
+        State(app): State<Shared>,
+        Extension(cur): Extension<Current>,
+        body: Bytes,
+    ) -> Response {
+        let pairs = form_pairs(&body);
+        let (name, kind) = (field(&pairs, "name").to_string(), field(&pairs, "kind").to_string());
+        let (share, seed) =
+            (field(&pairs, "share").trim().parse::<f64>(), field(&pairs, "seed").trim().parse::<i64>());
+        let l = cur.lang;
+        let r = blocking(move || {
+            audit_centre(&cur)?;
+            let (Ok(share), Ok(seed)) = (share, seed) else {
+                return Err(AppError::bad("抽样比例和种子应为数字 / the share and the seed must be numbers"));
+            };
+            let c = super::start(app.root(), &cur.actor, &name, &kind, share, seed)
+                .map_err(|e| AppError::bad(format!("{e:#}")))?;
+            Ok(format!("{} {} {}", l.t("已发起，选中", "Started; customers:"), c.customers, l.t("户", "")))
+        })
+        .await;
+        back("/census", r)
+    }
+
+    /// A station's registration form.
+    pub async fn form_download(
+        State(app): State<Shared>,
+        Extension(cur): Extension<Current>,
+        Path((id, station)): Path<(i64, String)>,
+    ) -> Response {
+        let r = blocking(move || {
+            if cur.actor.station_scope().is_some_and(|s| s != station) {
+                return Err(AppError::not_found("登记表 / form"));
+            }
+            let dir = std::env::temp_dir().join(format!("jicha-census-{}", jicha_flow::random_hex(8)));
+            let files = super::forms(app.root(), id, &dir).map_err(|e| AppError::bad(format!("{e:#}")));
+            let found = files.map(|fs| {
+                fs.into_iter().find(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&format!("{station}-")))
+                })
+            });
+            let out = match found {
+                Ok(Some(p)) => std::fs::read(&p)
+                    .map(|b| (b, p.file_name().and_then(|n| n.to_str()).unwrap_or("form.xlsx").to_string()))
+                    .map_err(|e| AppError::internal(&e.to_string())),
+                Ok(None) => {
+                    Err(AppError::not_found("本所没有选中的用户 / no customer of this station was selected"))
+                }
+                Err(e) => Err(e),
+            };
+            let _ = std::fs::remove_dir_all(&dir);
+            out
+        })
+        .await;
+        match r {
+            Ok((bytes, name)) => (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename*=UTF-8''{}", url_encode(&name)),
+                    ),
+                ],
+                Body::from(bytes),
+            )
+                .into_response(),
+            Err(e) => (e.status, e.message).into_response(),
+        }
+    }
+
+    /// Takes a filled form back (audit centre).
+    pub async fn post_results(
+        State(app): State<Shared>,
+        Extension(cur): Extension<Current>,
+        Path(id): Path<i64>,
+        form: Multipart,
+    ) -> Response {
+        let l = cur.lang;
+        let r = match crate::api::first_file(form).await {
+            Ok((name, bytes)) => {
+                blocking(move || {
+                    audit_centre(&cur)?;
+                    let dir =
+                        std::env::temp_dir().join(format!("jicha-results-{}", jicha_flow::random_hex(8)));
+                    std::fs::create_dir_all(&dir).map_err(|e| AppError::internal(&e.to_string()))?;
+                    let safe: String = name.chars().filter(|c| !matches!(c, '/' | '\\' | '\0')).collect();
+                    let path = dir.join(if safe.is_empty() { "form.xlsx".to_string() } else { safe });
+                    std::fs::write(&path, &bytes).map_err(|e| AppError::internal(&e.to_string()))?;
+                    let deadline = (chrono::Local::now().date_naive() + chrono::Days::new(30)).to_string();
+                    let out =
+                        super::intake(app.root(), &cur.actor, id, std::slice::from_ref(&path), &deadline);
+                    let _ = std::fs::remove_dir_all(&dir);
+                    let r = out.map_err(|e| AppError::bad(format!("{e:#}")))?;
+                    Ok(format!(
+                        "{} {}，{} {}，{} {}，{} {}",
+                        l.t("已导入", "imported"),
+                        r.imported,
+                        l.t("未走访", "not visited"),
+                        r.not_visited,
+                        l.t("疑似问题", "findings"),
+                        r.findings,
+                        l.t("新工单", "new orders"),
+                        r.orders
+                    ))
+                })
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        back("/census", r)
+    }
+}
+
+pub use pages::{census_page, form_download, post_census, post_results};

@@ -157,6 +157,7 @@ pub(crate) fn layout(cur: &Current, title: &str, active: &str, notice: &Notice, 
         ("/indicators".into(), "indicators", l.t("指标", "Indicators")),
         ("/warnings".into(), "warnings", l.t("预警", "Warnings")),
         ("/assessment".into(), "assessment", l.t("考核", "Assessment")),
+        ("/census".into(), "census", l.t("普查", "Census")),
     ];
     if let Some(s) = cur.actor.station_id.as_deref().filter(|_| cur.actor.role.is_station()) {
         nav.push((format!("/stations/{}", url_encode(s)), "station", l.t("本所", "My station")));
@@ -1543,6 +1544,9 @@ pub fn routes() -> Router<Shared> {
         .route("/admin/notifications", get(crate::notices::notifications_page))
         .route("/admin/notifications/retry", post(crate::notices::post_retry))
         .route("/reports/monthly", get(crate::notices::monthly_download))
+        .route("/census", get(crate::census::census_page).post(crate::census::post_census))
+        .route("/census/{id}/forms/{station}", get(crate::census::form_download))
+        .route("/census/{id}/results", post(crate::census::post_results))
         .route("/assessment", get(crate::assess::assessment_page))
         .route("/assessment/publish", post(crate::assess::post_publish))
         .route("/admin/scheme", get(crate::assess::scheme_page).post(crate::assess::post_scheme))

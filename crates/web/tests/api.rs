@@ -754,3 +754,49 @@ async fn notifications_runs_and_monthly_documents_are_visible_to_the_audit_centr
         StatusCode::FORBIDDEN
     );
 }
+
+async fn post_form(app: &Router, s: &Session2, uri: &str, body: &str) -> Reply {
+    send(
+        app,
+        Request::post(uri)
+            .header(header::COOKIE, &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_census_is_started_its_forms_downloaded_per_station_and_taken_back_from_the_web() {
+    let e = env();
+    let auditor = login(&e.app, "auditor").await;
+    let started = post_form(
+        &e.app,
+        &auditor,
+        "/census",
+        "name=2026%E5%B9%B4%E6%99%AE%E6%9F%A5&kind=census&share=0.1&seed=3",
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    let to = started.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(to.contains("ok="), "{to}");
+    let page = get(&e.app, &auditor, "/census").await.text();
+    assert!(page.contains("2026年普查") && page.contains("上传填好的登记表"));
+    let staff = login(&e.app, "staff_a").await;
+    let mine = get(&e.app, &staff, &format!("/census/1/forms/{}", e.a)).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(mine.body.starts_with(b"PK"));
+    assert_eq!(get(&e.app, &staff, &format!("/census/1/forms/{}", e.b)).await.status, StatusCode::NOT_FOUND);
+    assert!(
+        !get(&e.app, &staff, "/census").await.text().contains("multipart/form-data"),
+        "staff do not upload"
+    );
+    // The form back as it left: nobody visited, nothing imported.
+    let back = upload(&e.app, &auditor, "/census/1/results", "form.xlsx", &mine.body).await;
+    let to = back.headers[header::LOCATION].to_str().unwrap().to_string();
+    assert!(to.contains("ok="), "{to}");
+    let refused = upload(&e.app, &staff, "/census/1/results", "form.xlsx", &mine.body).await;
+    assert!(refused.headers[header::LOCATION].to_str().unwrap().contains("err="));
+}
