@@ -126,4 +126,52 @@ fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
         .collect();
     assert!(docs.iter().any(|d| d.ends_with("现场营销稽查报告.docx")), "{docs:?}");
     assert!(docs.iter().any(|d| d.ends_with("汇总清单.xlsx")), "{docs:?}");
+
+    // The drop folder: a good data set imported and moved to done/, a bad one moved to failed/
+    // with its problems beside it, nothing of it stored.
+    let drop = tmp.path().join("drop");
+    std::fs::create_dir_all(drop.join("a-good")).unwrap();
+    std::fs::create_dir_all(drop.join("b-bad")).unwrap();
+    std::fs::write(drop.join("a-good").join("surveys.csv"), "station_id,period,score\nS9999,2026-02,88\n")
+        .unwrap();
+    let station: String = rusqlite::Connection::open(DataDir::new(&root).database())
+        .unwrap()
+        .query_row("SELECT station_id FROM stations LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    std::fs::write(
+        drop.join("a-good").join("surveys.csv"),
+        format!("station_id,period,score\n{station},2026-02,88\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        drop.join("b-bad").join("surveys.csv"),
+        format!("station_id,period,score\n{station},2026-02,abc\n"),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(root.join("jicha.toml"))
+        .unwrap()
+        .replace("[schedule]\n", &format!("[schedule]\ndrop = \"{}\"\n", drop.display()));
+    std::fs::write(root.join("jicha.toml"), toml).unwrap();
+    let ran = jicha_web::schedule::tick(&root, utc("2026-03-01 08:05")).unwrap();
+    let dropped: Vec<_> = ran.iter().filter(|r| r.0 == "drop").collect();
+    assert_eq!(dropped.len(), 1, "{ran:?}");
+    let said = dropped[0].1.as_ref().unwrap();
+    assert!(said.contains("imported a-good") && said.contains("rejected b-bad"), "{said}");
+    let names = |d: &str| -> Vec<String> {
+        std::fs::read_dir(drop.join(d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    assert!(names("done").iter().any(|n| n.ends_with("a-good")));
+    assert!(names("failed").iter().any(|n| n.ends_with("b-bad.problems.txt")));
+    let score: f64 = rusqlite::Connection::open(DataDir::new(&root).database())
+        .unwrap()
+        .query_row(
+            "SELECT score FROM surveys WHERE station_id = ?1 AND period = '2026-02'",
+            [&station],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(score, 88.0, "the good set stored, the bad one not");
 }
