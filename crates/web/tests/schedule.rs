@@ -132,8 +132,6 @@ fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
     let drop = tmp.path().join("drop");
     std::fs::create_dir_all(drop.join("a-good")).unwrap();
     std::fs::create_dir_all(drop.join("b-bad")).unwrap();
-    std::fs::write(drop.join("a-good").join("surveys.csv"), "station_id,period,score\nS9999,2026-02,88\n")
-        .unwrap();
     let station: String = rusqlite::Connection::open(DataDir::new(&root).database())
         .unwrap()
         .query_row("SELECT station_id FROM stations LIMIT 1", [], |r| r.get(0))
