@@ -56,6 +56,9 @@ pub fn run(
     let flow = jicha_flow::Flow::new(dir.root());
     let system = jicha_flow::Actor::system();
     let orders = jicha_web::indicators::order_source(&flow, &system);
+    // By default the day after the period, or today while it runs.
+    let as_of =
+        as_of.or_else(|| Some(jicha_engine::indicators::as_of_on(span, chrono::Local::now().date_naive())));
     let ind = compute(&mut session, span, as_of, &options, &orders)?;
     if let Some(s) = station
         && !ind.station_names.contains_key(s)

@@ -206,11 +206,13 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Scores every station and person of the period from its indicators.
+/// Scores every station and person of the period from its indicators. `staff` maps each staff id
+/// to (name, station, scored): every scored person appears (full marks without errors), others
+/// only when an error is attributed to them.
 pub fn score(
     scheme: &Scheme,
     ind: &Indicators,
-    staff_names: &BTreeMap<String, (String, String)>,
+    staff: &BTreeMap<String, (String, String, bool)>,
 ) -> Assessment {
     let monthly = ind.span.monthly();
     let mut stations = Vec::new();
@@ -281,14 +283,15 @@ pub fn score(
     }
 
     // People: the findings attributed to them.
-    let mut by_person: BTreeMap<String, Vec<&crate::indicators::Attributed>> = BTreeMap::new();
+    let mut by_person: BTreeMap<String, Vec<&crate::indicators::Attributed>> =
+        staff.iter().filter(|(_, s)| s.2).map(|(id, _)| (id.clone(), Vec::new())).collect();
     for e in &ind.current.errors {
         if !e.staff_id.is_empty() {
             by_person.entry(e.staff_id.clone()).or_default().push(e);
         }
     }
     let mut people = Vec::new();
-    for (staff, errs) in by_person {
+    for (person, errs) in by_person {
         let mut lines = Vec::new();
         for d in scheme.deductions.iter().filter(|d| d.person) {
             let f: Vec<String> =
@@ -304,11 +307,14 @@ pub fn score(
                 });
             }
         }
-        let (name, station) =
-            staff_names.get(&staff).cloned().unwrap_or_else(|| (staff.clone(), String::new()));
-        let station = if station.is_empty() { errs[0].station_id.clone() } else { station };
+        let (name, station, _) =
+            staff.get(&person).cloned().unwrap_or_else(|| (person.clone(), String::new(), false));
+        let station = match errs.first() {
+            Some(e) if station.is_empty() => e.station_id.clone(),
+            _ => station,
+        };
         let score = round2(scheme.person_base + lines.iter().map(|l| l.points).sum::<f64>());
-        people.push(Score { id: staff, name, station_id: station, score, rank: 0, lines });
+        people.push(Score { id: person, name, station_id: station, score, rank: 0, lines });
     }
     rank(&mut stations);
     rank(&mut people);

@@ -41,16 +41,17 @@ impl Span {
         if let Some((y, q)) = t.split_once(['Q', 'q']) {
             let y: i32 = y.trim_end_matches('-').parse().ok()?;
             let q: u32 = q.parse().ok()?;
-            return ((1..=4).contains(&q) && (1900..=9999).contains(&y)).then_some(Span::Quarter(y, q));
+            return ((1..=4).contains(&q) && (1901..=9999).contains(&y)).then_some(Span::Quarter(y, q));
         }
         if t.len() == 4 {
             let y: i32 = t.parse().ok()?;
-            return (1900..=9999).contains(&y).then_some(Span::Year(y));
+            return (1901..=9999).contains(&y).then_some(Span::Year(y));
         }
+        // The span before and the span a year earlier must exist too.
         if t.len() == 10 {
-            return NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().map(Span::Day);
+            return NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().filter(|d| d.year() > 1900).map(Span::Day);
         }
-        Period::parse(t).map(Span::Month)
+        Period::parse(t).filter(|p| p.year() > 1900).map(Span::Month)
     }
 
     /// First day.
@@ -457,6 +458,13 @@ impl Default for Options {
     fn default() -> Options {
         Options { limits: [5.0, 15.0, 60.0] }
     }
+}
+
+/// The as-of date a span is computed at on `today`: the day after it, or today while it runs
+/// (payments, arrears, open outages and meter-days are counted up to then, never into the
+/// future).
+pub fn as_of_on(span: Span, today: NaiveDate) -> NaiveDate {
+    (span.last() + chrono::Days::new(1)).min(today).max(span.first())
 }
 
 /// Computes every indicator for `span`, the span before and the span a year earlier. `as_of`

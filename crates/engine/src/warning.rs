@@ -74,9 +74,11 @@ pub struct Evaluation {
     pub status: Status,
 }
 
-/// Whether the indicator is a sum (held against a budget) rather than a ratio.
+/// Whether the indicator is a sum that builds up over the period (held against a budget
+/// prorated by days) rather than a ratio or a balance (arrears), which is projected along its
+/// trend.
 pub fn is_sum(ind: &Indicator) -> bool {
-    matches!(ind.unit, "kWh" | "时户" | "元" | "件")
+    matches!(ind.unit, "kWh" | "时户" | "元" | "件") && ind.code != "arrears"
 }
 
 /// The days counted for a check on `today`: every Sunday of the span before `today`, and the day
@@ -164,8 +166,9 @@ pub fn evaluate(
     let over = elapsed >= total;
     let status = match (actual, projection) {
         (None, _) => Status::Unknown,
-        // A budget is crossed as soon as the sum passes it; a ratio's line holds at the end.
-        (Some(a), _) if (sum || over) && misses(ind, a, line) => Status::Breached,
+        // A budget (a sum that must stay below its line) is crossed as soon as the sum passes it;
+        // a sum that must reach its line, and a ratio, are judged at the end.
+        (Some(a), _) if ((sum && !ind.higher_is_better) || over) && misses(ind, a, line) => Status::Breached,
         (Some(_), Some(p)) if misses(ind, p, line) => Status::Warning,
         _ => Status::Ok,
     };

@@ -228,4 +228,15 @@ fn a_budget_projected_over_its_line_warns_before_it_is_crossed() {
     .unwrap();
     assert_eq!(rec.status, Status::Breached);
     close(rec.actual, 205.0 / 542.5);
+    // Money to recover: a sum that must reach its line is not "crossed" early in the month, only
+    // projected short (nothing recovered by the 9th).
+    let rec = evaluate(
+        &mut session,
+        &Line { code: "recovered_amount", station: Some("S01"), span: march, line: 1000.0 },
+        day("2026-03-10"),
+        &Options::default(),
+        &none,
+    )
+    .unwrap();
+    assert_eq!(rec.status, Status::Warning);
 }

@@ -37,10 +37,15 @@ pub fn compute(app: &App, period: &str) -> Result<(Assessment, i64, String), App
     let parsed = Scheme::parse(&scheme.body).map_err(|p| AppError::internal(&p.join("; ")))?;
     // The data cut-off: a period is scored with the data as of the cut-off day of the month after.
     let cut = cutoff(app, period)?;
-    let comp = crate::indicators::computed(app, span)?;
-    let (staff, import): (BTreeMap<String, (String, String)>, i64) = app.with_data(|c| {
-        let mut stmt = c.prepare("SELECT staff_id, name, COALESCE(station_id, '') FROM staff")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+    // Scored with the data as of the cut-off (or today, before it).
+    let as_of = cut.min(crate::schedule::today()).max(span.first());
+    let comp = crate::indicators::computed(app, span, Some(as_of))?;
+    let (staff, import): (BTreeMap<String, (String, String, bool)>, i64) = app.with_data(|c| {
+        // Every reader is scored (one without errors has full marks), and whoever else has an error.
+        let mut stmt = c.prepare(
+            "SELECT staff_id, name, COALESCE(station_id, ''), COALESCE(role, '') = 'reader' FROM staff",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?))))?;
         let staff = rows.collect::<Result<_, _>>()?;
         let import = c.query_row("SELECT COALESCE(MAX(import_id), 0) FROM imports", [], |r| r.get(0))?;
         Ok((staff, import))
@@ -78,7 +83,7 @@ pub struct AssessQuery {
 }
 
 fn default_period() -> String {
-    jicha_core::calendar::Period::of(chrono::Local::now().date_naive()).prev().to_string()
+    jicha_core::calendar::Period::of(crate::schedule::today()).prev().to_string()
 }
 
 /// `/assessment`: scores and ranks of stations and people, each explained.
@@ -190,7 +195,7 @@ pub async fn post_publish(
     let l = cur.lang;
     let r = blocking(move || {
         let cut = cutoff(&app, &period)?;
-        if chrono::Local::now().date_naive() < cut {
+        if crate::schedule::today() < cut {
             return Err(AppError::bad(format!(
                 "{period} 的考核数据截止日为 {cut}，届时才能发布 / the data cut-off of {period} is {cut}: publish from then on"
             )));

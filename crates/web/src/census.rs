@@ -65,6 +65,16 @@ pub fn start(
 
 /// Writes the registration forms, one workbook per station, into `out`.
 pub fn forms(root: &Path, campaign_id: i64, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    forms_of(root, campaign_id, None, out)
+}
+
+/// Writes the registration forms of every station, or only of `station`.
+pub fn forms_of(
+    root: &Path,
+    campaign_id: i64,
+    station: Option<&str>,
+    out: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
     let conn = Flow::new(root).connect()?;
     let c = campaigns::get(&conn, campaign_id)?;
     let list = campaigns::customers(&conn, campaign_id)?;
@@ -82,7 +92,7 @@ pub fn forms(root: &Path, campaign_id: i64, out: &Path) -> anyhow::Result<Vec<Pa
          FROM customers c WHERE customer_id = ?1",
     )?;
     let mut by_station: BTreeMap<String, Vec<CensusRow>> = BTreeMap::new();
-    for (id, station, check) in list {
+    for (id, station, check) in list.into_iter().filter(|(_, s, _)| station.is_none_or(|x| x == s)) {
         let (name, address, cat, tq, kva, phone, meters) = customer.query_row([&id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -288,7 +298,9 @@ pub fn intake(
             .lines()
             .skip(1)
             .filter_map(|l| l.split(',').nth(2))
-            .map(|d| d.get(..7).unwrap_or(d).to_string())
+            // The dates as the importer reads them (2026/3/5 and 20260305 are 2026-03).
+            .filter_map(|d| jicha_core::calendar::parse_date(d.trim_matches('"')))
+            .map(|d| jicha_core::calendar::Period::of(d).to_string())
             .collect();
         m.sort();
         m.dedup();
@@ -488,14 +500,10 @@ mod pages {
                 return Err(AppError::not_found("登记表 / form"));
             }
             let dir = std::env::temp_dir().join(format!("jicha-census-{}", jicha_flow::random_hex(8)));
-            let files = super::forms(app.root(), id, &dir).map_err(|e| AppError::bad(format!("{e:#}")));
-            let found = files.map(|fs| {
-                fs.into_iter().find(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(&format!("{station}-")))
-                })
-            });
+            // Only this station's form is made: no other station's customers pass through.
+            let files = super::forms_of(app.root(), id, Some(&station), &dir)
+                .map_err(|e| AppError::bad(format!("{e:#}")));
+            let found = files.map(|fs| fs.into_iter().next());
             let out = match found {
                 Ok(Some(p)) => std::fs::read(&p)
                     .map(|b| (b, p.file_name().and_then(|n| n.to_str()).unwrap_or("form.xlsx").to_string()))
@@ -546,7 +554,7 @@ mod pages {
                     let safe: String = name.chars().filter(|c| !matches!(c, '/' | '\\' | '\0')).collect();
                     let path = dir.join(if safe.is_empty() { "form.xlsx".to_string() } else { safe });
                     std::fs::write(&path, &bytes).map_err(|e| AppError::internal(&e.to_string()))?;
-                    let deadline = (chrono::Local::now().date_naive() + chrono::Days::new(30)).to_string();
+                    let deadline = (crate::schedule::today() + chrono::Days::new(30)).to_string();
                     let out =
                         super::intake(app.root(), &cur.actor, id, std::slice::from_ref(&path), &deadline);
                     let _ = std::fs::remove_dir_all(&dir);

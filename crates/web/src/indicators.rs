@@ -72,11 +72,12 @@ pub struct Cache {
 
 /// The indicators of `span` as of the latest import, computed on first use (a query-engine
 /// session of its own: the relational tables they read are loaded for this and then dropped).
-pub fn computed(app: &App, span: Span) -> Result<Arc<Computed>, AppError> {
+pub fn computed(app: &App, span: Span, as_of: Option<NaiveDate>) -> Result<Arc<Computed>, AppError> {
+    let as_of = as_of.unwrap_or_else(|| jicha_engine::indicators::as_of_on(span, crate::schedule::today()));
     let import: i64 = app.with_data(|c| {
         Ok(c.query_row("SELECT COALESCE(MAX(import_id), 0) FROM imports", [], |r| r.get(0)).unwrap_or(0))
     })?;
-    let key = (import, span.label());
+    let key = (import, format!("{}@{as_of}", span.label()));
     if let Ok(map) = app.indicators.map.lock()
         && let Some(c) = map.get(&key)
         && c.at.elapsed() < KEEP
@@ -89,7 +90,7 @@ pub fn computed(app: &App, span: Span) -> Result<Arc<Computed>, AppError> {
     let flow = Flow::new(app.root());
     let orders = order_source(&flow, &system);
     let options = Options::from_catalogue(app.catalogue());
-    let ind = compute(&mut session, span, None, &options, &orders).map_err(crate::data::engine_err)?;
+    let ind = compute(&mut session, span, Some(as_of), &options, &orders).map_err(crate::data::engine_err)?;
     let days = days_by_station(&session, span.first(), span.last()).map_err(crate::data::engine_err)?;
     let c = Arc::new(Computed { ind, days, at: Instant::now() });
     if let Ok(mut map) = app.indicators.map.lock() {
@@ -116,7 +117,7 @@ pub struct IndicatorQuery {
 fn span_of(q: &IndicatorQuery) -> Result<Span, AppError> {
     match q.period.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
         None => {
-            let today = chrono::Local::now().date_naive();
+            let today = crate::schedule::today();
             Ok(Span::Month(jicha_core::calendar::Period::of(today).prev()))
         }
         Some(p) => Span::parse(p).ok_or_else(|| {
@@ -189,7 +190,7 @@ pub async fn indicators_page(
     render(cur, move |c| {
         let l = c.lang;
         let span = span_of(&q)?;
-        let comp = computed(&app, span)?;
+        let comp = computed(&app, span, None)?;
         let scope = c.actor.station_scope().map(str::to_string).unwrap_or_default();
         let rows: Vec<_> = comp.ind.rows().into_iter().filter(|r| r.station_id == scope).collect();
         let days = comp.days.get(&scope).map(Vec::as_slice).unwrap_or_default();
@@ -245,7 +246,7 @@ pub async fn indicator_page(
         let Some(ind) = INDICATORS.iter().find(|i| i.code == code) else {
             return Err(AppError::new(axum::http::StatusCode::NOT_FOUND, "没有这个指标 / no such indicator"));
         };
-        let comp = computed(&app, span)?;
+        let comp = computed(&app, span, None)?;
         let station = q.station.clone().or_else(|| c.actor.station_scope().map(str::to_string));
         if let Some(s) = &station
             && (!visible(c, s) || !comp.ind.station_names.contains_key(s))

@@ -83,7 +83,7 @@ pub fn assemble(root: &Path, catalogue: &Catalogue, period: Period) -> anyhow::R
     let mut lead = None;
     if flow.database().exists() {
         let conn = flow.connect()?;
-        let today = chrono::Local::now().date_naive().to_string();
+        let today = crate::schedule::today().to_string();
         // Orders holding the month's findings or its on-site problems.
         let mut stmt = conn.prepare(
             "SELECT o.order_id, o.station_id, o.state, o.deadline, o.recovered,
@@ -247,7 +247,7 @@ pub fn assemble(root: &Path, catalogue: &Catalogue, period: Period) -> anyhow::R
     Ok(MonthlyReport {
         period: p,
         company,
-        generated_on: chrono::Local::now().date_naive().to_string(),
+        generated_on: crate::schedule::today().to_string(),
         lead,
         summary,
         indicators,

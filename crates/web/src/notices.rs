@@ -79,7 +79,7 @@ pub async fn notifications_page(
             } }
             h2 { (l.t("月度文件", "Monthly documents")) }
             form.filters method="get" action="/reports/monthly" {
-                label { (l.t("月份", "Month")) " " input name="period" value=(jicha_core::calendar::Period::of(chrono::Local::now().date_naive()).prev().to_string()) size="8"; }
+                label { (l.t("月份", "Month")) " " input name="period" value=(jicha_core::calendar::Period::of(crate::schedule::today()).prev().to_string()) size="8"; }
                 select name="doc" {
                     option value="docx" { (l.t("现场营销稽查报告 (.docx)", "Audit report (.docx)")) }
                     option value="xlsx" { (l.t("发现问题及整改措施汇总清单 (.xlsx)", "Problem list (.xlsx)")) }

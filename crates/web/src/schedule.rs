@@ -42,6 +42,11 @@ pub fn shanghai() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
+/// Today in Asia/Shanghai, whatever the server's time zone.
+pub fn today() -> NaiveDate {
+    local(Utc::now()).date()
+}
+
 /// `[schedule]` of `jicha.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

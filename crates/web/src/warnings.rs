@@ -85,8 +85,17 @@ pub fn check_all(
         }
         if matches!(e.status, Status::Warning | Status::Breached) && was != e.status.code() {
             let text = warning_text(t, &e);
+            // The week in the key: a warning that comes back after an ok week is sent again; a
+            // rerun of the same Monday is not. The line's time tells a re-created line apart.
+            let week = e.points.last().map(|p| p.day.to_string()).unwrap_or_default();
             let key = |ch: &str, r: &str| {
-                format!("warning:{}:{}:{}:{ch}:{r}", t.target_id, t.period, e.status.code())
+                format!(
+                    "warning:{}:{}:{}:{week}:{}:{ch}:{r}",
+                    t.target_id,
+                    t.period,
+                    e.status.code(),
+                    t.created_at
+                )
             };
             if let Some(to) = to {
                 if let Some(sms) = &to.sms_channel {
