@@ -190,19 +190,8 @@ pub fn intake(
         campaigns::get(&conn, campaign_id)?;
         campaigns::customers(&conn, campaign_id)?.into_iter().map(|(c, _, check)| (check, c)).collect()
     };
-    let columns = [
-        "检查编号",
-        "户号",
-        "检查日期",
-        "检查人",
-        "检查类型",
-        "封印完好",
-        "计量装置正常",
-        "确认窃电",
-        "追补电量",
-        "追补电费",
-        "检查情况",
-    ];
+    // The field_checks columns of the form (the information columns after them are not read).
+    let columns = &CENSUS_HEADERS[..11];
     let mut csv = String::from(
         "check_id,customer_id,checked_on,inspector_id,kind,seal_intact,meter_ok,theft_confirmed,recovered_kwh,recovered_amount,finding\n",
     );
@@ -392,9 +381,8 @@ fn tempfile_dir(root: &Path) -> anyhow::Result<PathBuf> {
 mod pages {
     //! `/census`: campaigns, their forms per station, and the filled forms taken back.
 
-    use axum::body::{Body, Bytes};
+    use axum::body::Bytes;
     use axum::extract::{Extension, Multipart, Path, Query, State};
-    use axum::http::header;
     use axum::response::{IntoResponse, Response};
     use jicha_flow::{Role, campaigns};
     use maud::html;
@@ -518,20 +506,11 @@ mod pages {
         })
         .await;
         match r {
-            Ok((bytes, name)) => (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_string(),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename*=UTF-8''{}", url_encode(&name)),
-                    ),
-                ],
-                Body::from(bytes),
-            )
-                .into_response(),
+            Ok((bytes, name)) => crate::notices::attachment(
+                bytes,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &name,
+            ),
             Err(e) => (e.status, e.message).into_response(),
         }
     }

@@ -151,16 +151,21 @@ pub async fn monthly_download(
     })
     .await;
     match r {
-        Ok((bytes, mime, name)) => (
-            [
-                (header::CONTENT_TYPE, mime.to_string()),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{}", url_encode(&name))),
-            ],
-            Body::from(bytes),
-        )
-            .into_response(),
+        Ok((bytes, mime, name)) => attachment(bytes, mime, &name),
         Err(e) => (e.status, e.message).into_response(),
     }
+}
+
+/// A file to download under its (Chinese) name.
+pub(crate) fn attachment(bytes: Vec<u8>, mime: &str, name: &str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename*=UTF-8''{}", url_encode(name))),
+        ],
+        Body::from(bytes),
+    )
+        .into_response()
 }
 
 fn tempfile_dir() -> Result<std::path::PathBuf, AppError> {

@@ -1,6 +1,8 @@
 //! Assessment: a result published, the data corrected, a new version published beside it, the
 //! old one unchanged (and the database refusing to change it).
 
+mod common;
+
 use jicha_engine::assessment::{Assessment, Scheme};
 use jicha_flow::assess;
 use jicha_ingest::pipeline::NoProgress;
@@ -10,20 +12,8 @@ use jicha_store::DataDir;
 #[test]
 fn a_published_assessment_never_changes_and_a_correction_publishes_a_new_version() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("county");
-    let opts = jicha_sim::GenerateOptions {
-        out: src.clone(),
-        customers: 400,
-        stations: 2,
-        months: 2,
-        seed: 9,
-        start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-        ..jicha_sim::GenerateOptions::default()
-    };
-    jicha_sim::generate(&opts, &jicha_sim::NoProgress).unwrap();
-    let root = tmp.path().join("data");
+    let root = common::small_county(tmp.path(), 400, 9);
     let dir = DataDir::new(&root);
-    assert!(matches!(import(&dir, &src, &NoProgress).unwrap(), ImportOutcome::Committed { .. }));
     let app = jicha_web::App::new(&root).unwrap();
     let flow = jicha_flow::Flow::new(&root);
     let admin = jicha_flow::Actor::system();

@@ -2,9 +2,9 @@
 //! station, filled forms taken back (visited rows only; a bad cell refuses everything, named by
 //! workbook and row), findings and orders made from what was found.
 
+mod common;
+
 use calamine::{Data, Reader, open_workbook_auto};
-use jicha_ingest::pipeline::NoProgress;
-use jicha_ingest::{ImportOutcome, import};
 use jicha_store::DataDir;
 
 /// Copies a form, filling rows `fill` (0-based data rows) with (date, seal, theft, amount).
@@ -38,20 +38,8 @@ fn fill(form: &std::path::Path, to: &std::path::Path, fill: &[(usize, &str, &str
 #[test]
 fn a_census_selects_prints_takes_back_and_opens_orders() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("county");
-    let opts = jicha_sim::GenerateOptions {
-        out: src.clone(),
-        customers: 400,
-        stations: 2,
-        months: 2,
-        seed: 11,
-        start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-        ..jicha_sim::GenerateOptions::default()
-    };
-    jicha_sim::generate(&opts, &jicha_sim::NoProgress).unwrap();
-    let root = tmp.path().join("data");
+    let root = common::small_county(tmp.path(), 400, 11);
     let dir = DataDir::new(&root);
-    assert!(matches!(import(&dir, &src, &NoProgress).unwrap(), ImportOutcome::Committed { .. }));
     let _app = jicha_web::App::new(&root).unwrap();
     let system = jicha_flow::Actor::system();
 

@@ -1,13 +1,13 @@
 //! The scheduler inside `jicha serve`: the daily run at its time with the briefing queued for a
 //! chat robot (a real HTTP server on loopback), a missed slot caught up once, nothing twice.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use jicha_ingest::pipeline::NoProgress;
-use jicha_ingest::{ImportOutcome, import};
 use jicha_store::DataDir;
 
 /// A robot endpoint answering `{"errcode":0}` and keeping every body it receives.
@@ -53,22 +53,7 @@ fn utc(s: &str) -> DateTime<Utc> {
 #[test]
 fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let src = tmp.path().join("county");
-    let opts = jicha_sim::GenerateOptions {
-        out: src.clone(),
-        customers: 400,
-        stations: 2,
-        months: 2,
-        seed: 5,
-        start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-        ..jicha_sim::GenerateOptions::default()
-    };
-    jicha_sim::generate(&opts, &jicha_sim::NoProgress).unwrap();
-    let root = tmp.path().join("data");
-    assert!(matches!(
-        import(&DataDir::new(&root), &src, &NoProgress).unwrap(),
-        ImportOutcome::Committed { .. }
-    ));
+    let root = common::small_county(tmp.path(), 400, 5);
     let (port, got) = robot();
     std::fs::write(
         root.join("jicha.toml"),

@@ -86,3 +86,25 @@ pub fn fresh_flow(c: &County) {
         users::add(&mut conn, &sys, name, name, role, station, PASSWORD).unwrap();
     }
 }
+
+/// A small county of its own (two stations, January and February 2026) generated and imported
+/// under `tmp`: returns the data dir's root. For tests that change the stored data.
+pub fn small_county(tmp: &std::path::Path, customers: usize, seed: u64) -> std::path::PathBuf {
+    let src = tmp.join("county");
+    let opts = GenerateOptions {
+        out: src.clone(),
+        customers,
+        stations: 2,
+        months: 2,
+        seed,
+        start: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        ..GenerateOptions::default()
+    };
+    jicha_sim::generate(&opts, &jicha_sim::NoProgress).unwrap();
+    let root = tmp.join("data");
+    assert!(matches!(
+        import(&DataDir::new(&root), &src, &NoProgress).unwrap(),
+        ImportOutcome::Committed { .. }
+    ));
+    root
+}
