@@ -176,6 +176,30 @@ pub const INDICATORS: &[Indicator] = &[
     ind("collection_rate", "采集成功率", "Meter reading success rate", "%", true, true),
     ind("expansion_days", "业扩平均接电时长", "Mean connection time", "天", false, true),
     ind("on_time_expansion", "业扩时限达标率", "Connections within the limit", "%", true, true),
+    ind(
+        "expansion_days_resident",
+        "业扩平均接电时长（低压居民）",
+        "Mean connection time, low-voltage residents",
+        "天",
+        false,
+        true,
+    ),
+    ind(
+        "expansion_days_low",
+        "业扩平均接电时长（低压非居民）",
+        "Mean connection time, other low voltage",
+        "天",
+        false,
+        true,
+    ),
+    ind(
+        "expansion_days_high",
+        "业扩平均接电时长（高压）",
+        "Mean connection time, high voltage",
+        "天",
+        false,
+        true,
+    ),
     ind("outage_customer_hours", "停电时户数", "Outage customer-hours", "时户", false, true),
     ind("avg_outage_hours", "户均停电时间", "Outage hours per customer (SAIDI)", "小时/户", false, true),
     ind("reliability", "供电可靠率", "Reliability (RS-1)", "%", true, true),
@@ -233,6 +257,9 @@ pub struct Tally {
     pub expansions: u64,
     /// Of those, within the BIZ-OVERTIME limits.
     pub expansions_on_time: u64,
+    /// By voltage class (low-voltage residents, other low voltage, high voltage): days and
+    /// connections.
+    pub expansion_by_class: [(f64, u64); 3],
     /// Customer-hours of outages within the span (up to the as-of time).
     pub customer_hours: f64,
     /// Customers served at the span's end.
@@ -270,6 +297,10 @@ impl Tally {
         self.expansion_days += o.expansion_days;
         self.expansions += o.expansions;
         self.expansions_on_time += o.expansions_on_time;
+        for (k, (d, n)) in o.expansion_by_class.iter().enumerate() {
+            self.expansion_by_class[k].0 += d;
+            self.expansion_by_class[k].1 += n;
+        }
         self.customer_hours += o.customer_hours;
         self.customers += o.customers;
         self.hours = self.hours.max(o.hours);
@@ -301,6 +332,11 @@ impl Tally {
             "collection_rate" => ratio(self.register_days, self.service_days),
             "expansion_days" => ratio(self.expansion_days, self.expansions as f64),
             "on_time_expansion" => ratio(self.expansions_on_time as f64, self.expansions as f64),
+            "expansion_days_resident" => {
+                ratio(self.expansion_by_class[0].0, self.expansion_by_class[0].1 as f64)
+            }
+            "expansion_days_low" => ratio(self.expansion_by_class[1].0, self.expansion_by_class[1].1 as f64),
+            "expansion_days_high" => ratio(self.expansion_by_class[2].0, self.expansion_by_class[2].1 as f64),
             "outage_customer_hours" => sum(self.customer_hours),
             "avg_outage_hours" => ratio(self.customer_hours, self.customers as f64),
             "reliability" => (self.customers > 0 && self.hours > 0.0).then(|| {
@@ -807,17 +843,21 @@ fn expansion(
             if c < from || c >= to {
                 continue;
             }
-            let limit = if !is_low_voltage(volt[i].as_deref()) {
-                options.limits[2]
+            // The voltage classes of the BIZ-OVERTIME limits.
+            let class = if !is_low_voltage(volt[i].as_deref()) {
+                2
             } else if cat[i].as_deref() == Some("resident") {
-                options.limits[0]
+                0
             } else {
-                options.limits[1]
+                1
             };
+            let limit = options.limits[class];
             let span = (c - a) as f64 / DAY as f64;
             let t = st.entry(id[i].clone()).or_default();
             t.expansions += 1;
             t.expansion_days += span;
+            t.expansion_by_class[class].0 += span;
+            t.expansion_by_class[class].1 += 1;
             if span <= limit {
                 t.expansions_on_time += 1;
             }

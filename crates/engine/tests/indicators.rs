@@ -132,6 +132,9 @@ fn march_matches_the_hand_computation() {
     close(v("S02", "expansion_days"), 10.0);
     close(v("", "expansion_days"), 6.5);
     close(v("", "on_time_expansion"), 0.5);
+    // By voltage class: both are low-voltage residents.
+    close(v("", "expansion_days_resident"), 6.5);
+    assert_eq!(v("", "expansion_days_high"), None, "no high-voltage connection");
     // Outages: 2 h x 2 customers at each station; SAIDI 2 h; RS-1 over 744 hours.
     close(v("S01", "outage_customer_hours"), 4.0);
     close(v("S02", "outage_customer_hours"), 4.0);
