@@ -9,8 +9,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, NaiveDate};
-use jicha_core::calendar::{Period, to_epoch_days};
+use chrono::NaiveDate;
+use jicha_core::calendar::to_epoch_days;
 use jicha_core::codes::is_low_voltage;
 use serde::Serialize;
 
@@ -21,121 +21,7 @@ use crate::themes::common::{areas, customers, feeders};
 
 const DAY: i64 = 86_400;
 
-/// A span of time an indicator is computed over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Span {
-    /// One day.
-    Day(NaiveDate),
-    /// A calendar month.
-    Month(Period),
-    /// A quarter: year and 1..=4.
-    Quarter(i32, u32),
-    /// A calendar year.
-    Year(i32),
-}
-
-impl Span {
-    /// Parses `YYYY-MM-DD`, `YYYY-MM`, `YYYY-Qn` or `YYYY`.
-    pub fn parse(text: &str) -> Option<Span> {
-        let t = text.trim();
-        if let Some((y, q)) = t.split_once(['Q', 'q']) {
-            let y: i32 = y.trim_end_matches('-').parse().ok()?;
-            let q: u32 = q.parse().ok()?;
-            return ((1..=4).contains(&q) && (1901..=9999).contains(&y)).then_some(Span::Quarter(y, q));
-        }
-        if t.len() == 4 {
-            let y: i32 = t.parse().ok()?;
-            return (1901..=9999).contains(&y).then_some(Span::Year(y));
-        }
-        // The span before and the span a year earlier must exist too.
-        if t.len() == 10 {
-            return NaiveDate::parse_from_str(t, "%Y-%m-%d").ok().filter(|d| d.year() > 1900).map(Span::Day);
-        }
-        Period::parse(t).filter(|p| p.year() > 1900).map(Span::Month)
-    }
-
-    /// First day.
-    pub fn first(self) -> NaiveDate {
-        match self {
-            Span::Day(d) => d,
-            Span::Month(p) => p.first_day(),
-            Span::Quarter(y, q) => NaiveDate::from_ymd_opt(y, 3 * q - 2, 1).expect("valid quarter"),
-            Span::Year(y) => NaiveDate::from_ymd_opt(y, 1, 1).expect("valid year"),
-        }
-    }
-
-    /// Last day.
-    pub fn last(self) -> NaiveDate {
-        match self {
-            Span::Day(d) => d,
-            Span::Month(p) => p.last_day(),
-            Span::Quarter(y, q) => Period::new(y, 3 * q).expect("valid quarter").last_day(),
-            Span::Year(y) => NaiveDate::from_ymd_opt(y, 12, 31).expect("valid year"),
-        }
-    }
-
-    /// The span just before (yesterday, last month, last quarter, last year).
-    pub fn previous(self) -> Span {
-        match self {
-            Span::Day(d) => Span::Day(d.pred_opt().expect("date in range")),
-            Span::Month(p) => Span::Month(p.prev()),
-            Span::Quarter(y, 1) => Span::Quarter(y - 1, 4),
-            Span::Quarter(y, q) => Span::Quarter(y, q - 1),
-            Span::Year(y) => Span::Year(y - 1),
-        }
-    }
-
-    /// The same span a year earlier (29 February becomes 28 February).
-    pub fn last_year(self) -> Span {
-        match self {
-            Span::Day(d) => Span::Day(
-                d.with_year(d.year() - 1)
-                    .or_else(|| NaiveDate::from_ymd_opt(d.year() - 1, d.month(), 28))
-                    .expect("date in range"),
-            ),
-            Span::Month(p) => Span::Month(Period::new(p.year() - 1, p.month()).expect("valid month")),
-            Span::Quarter(y, q) => Span::Quarter(y - 1, q),
-            Span::Year(y) => Span::Year(y - 1),
-        }
-    }
-
-    /// The months the span touches (bills and surveys are monthly).
-    pub fn months(self) -> Vec<Period> {
-        let mut p = Period::of(self.first());
-        let end = Period::of(self.last());
-        let mut out = vec![p];
-        while p != end {
-            p = p.next();
-            out.push(p);
-        }
-        out
-    }
-
-    /// Whether monthly figures (bills, surveys, billing errors) apply: not to a single day.
-    pub fn monthly(self) -> bool {
-        !matches!(self, Span::Day(_))
-    }
-
-    /// `2026-03-05`, `2026-03`, `2026-Q1`, `2026`.
-    pub fn label(self) -> String {
-        match self {
-            Span::Day(d) => d.format("%Y-%m-%d").to_string(),
-            Span::Month(p) => p.to_string(),
-            Span::Quarter(y, q) => format!("{y}-Q{q}"),
-            Span::Year(y) => format!("{y}"),
-        }
-    }
-
-    /// `2026年3月5日`, `2026年3月`, `2026年第1季度`, `2026年`.
-    pub fn label_zh(self) -> String {
-        match self {
-            Span::Day(d) => format!("{}年{}月{}日", d.year(), d.month(), d.day()),
-            Span::Month(p) => format!("{}年{}月", p.year(), p.month()),
-            Span::Quarter(y, q) => format!("{y}年第{q}季度"),
-            Span::Year(y) => format!("{y}年"),
-        }
-    }
-}
+pub use jicha_core::calendar::Span;
 
 /// One indicator of the catalogue.
 #[derive(Debug, Clone, Copy, Serialize)]

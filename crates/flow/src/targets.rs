@@ -50,20 +50,11 @@ pub struct Check {
 }
 
 fn check_period(p: &str) -> FlowResult<()> {
-    let ok = match p.len() {
-        4 => p.parse::<i32>().is_ok(),
-        7 if p.as_bytes()[4] == b'-' && p.as_bytes()[5] == b'Q' => {
-            p[..4].parse::<i32>().is_ok() && matches!(&p[6..], "1" | "2" | "3" | "4")
-        }
-        7 => chrono::NaiveDate::parse_from_str(&format!("{p}-01"), "%Y-%m-%d").is_ok(),
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(FlowError::Invalid(format!(
+    match jicha_core::calendar::Span::parse(p) {
+        Some(span) if !matches!(span, jicha_core::calendar::Span::Day(_)) && span.label() == p => Ok(()),
+        _ => Err(FlowError::Invalid(format!(
             "期间应为 YYYY、YYYY-Qn 或 YYYY-MM：{p} / the period must be YYYY, YYYY-Qn or YYYY-MM: {p}"
-        )))
+        ))),
     }
 }
 

@@ -667,13 +667,8 @@ fn xlsx_list_prints_on_a4_landscape_with_the_header_on_every_page() {
     let pane = sheet.first("pane").unwrap();
     assert_eq!((pane.attr("ySplit"), pane.attr("state")), (Some("2"), Some("frozen")));
     assert_eq!(sheet.first("mergeCell").unwrap().attr("ref"), Some("A1:K1"));
-    let workbook = parse("workbook", &raw["xl/workbook.xml"]);
-    let titles = workbook
-        .all("definedName")
-        .into_iter()
-        .find(|d| d.attr("name") == Some("_xlnm.Print_Titles"))
-        .unwrap();
-    assert_eq!(titles.text, "整改措施汇总清单!$2:$2");
+    let titles = print_titles(&raw);
+    assert_eq!(titles, "整改措施汇总清单!$2:$2");
     // Wrapped text and borders on the body cells.
     let styles = parse("styles", &raw["xl/styles.xml"]);
     assert!(styles.all("alignment").iter().any(|a| a.attr("wrapText") == Some("1")));
@@ -840,13 +835,8 @@ fn census_form_guides_input_and_prints_on_a4_landscape() {
     assert_eq!(setup.attr("fitToHeight"), Some("0"));
     let pane = sheet.first("pane").unwrap();
     assert_eq!((pane.attr("ySplit"), pane.attr("state")), (Some("1"), Some("frozen")));
-    let workbook = parse("workbook", &raw["xl/workbook.xml"]);
-    let titles = workbook
-        .all("definedName")
-        .into_iter()
-        .find(|d| d.attr("name") == Some("_xlnm.Print_Titles"))
-        .unwrap();
-    assert_eq!(titles.text, "现场检查!$1:$1");
+    let titles = print_titles(&raw);
+    assert_eq!(titles, "现场检查!$1:$1");
     // A typed date shows (and imports) as 2026-03-05: the blank date cells carry that format.
     let styles = parse("styles", &raw["xl/styles.xml"]);
     let date_format = styles.all("numFmt").into_iter().find(|f| f.attr("formatCode") == Some("yyyy-mm-dd"));
@@ -885,4 +875,15 @@ fn errors_name_the_file_and_leave_nothing_behind() {
     let err = write_census_forms(&census_forms(), &file).unwrap_err();
     assert!(matches!(err, ReportError::CreateDir { .. }));
     assert!(err.to_string().contains("无法创建文件夹"), "{err}");
+}
+
+/// The rows repeated on every printed page, as the workbook defines them.
+fn print_titles(raw: &BTreeMap<String, Vec<u8>>) -> String {
+    parse("workbook", &raw["xl/workbook.xml"])
+        .all("definedName")
+        .into_iter()
+        .find(|d| d.attr("name") == Some("_xlnm.Print_Titles"))
+        .unwrap()
+        .text
+        .clone()
 }

@@ -250,12 +250,10 @@ pub fn intake(
     if origin.is_empty() {
         return Ok(result);
     }
-    let staging = tempfile_dir(root)?;
-    std::fs::write(staging.join("field_checks.csv"), &csv)?;
+    let staging = tempfile::Builder::new().prefix("jicha-census-").tempdir()?;
+    std::fs::write(staging.path().join("field_checks.csv"), &csv)?;
     let dir = DataDir::new(root);
-    let outcome = jicha_ingest::import(&dir, &staging, &jicha_ingest::pipeline::NoProgress);
-    let _ = std::fs::remove_dir_all(&staging);
-    match outcome? {
+    match jicha_ingest::import(&dir, staging.path(), &jicha_ingest::pipeline::NoProgress)? {
         jicha_ingest::ImportOutcome::Committed { .. } => {}
         jicha_ingest::ImportOutcome::Rejected { rejection, .. } => {
             let located = rejection
@@ -372,12 +370,6 @@ pub fn intake(
     Ok(result)
 }
 
-fn tempfile_dir(root: &Path) -> anyhow::Result<PathBuf> {
-    let d = root.join(format!("census-intake-{}", jicha_flow::random_hex(6)));
-    std::fs::create_dir_all(&d)?;
-    Ok(d)
-}
-
 mod pages {
     //! `/census`: campaigns, their forms per station, and the filled forms taken back.
 
@@ -487,12 +479,12 @@ mod pages {
             if cur.actor.station_scope().is_some_and(|s| s != station) {
                 return Err(AppError::not_found("登记表 / form"));
             }
-            let dir = std::env::temp_dir().join(format!("jicha-census-{}", jicha_flow::random_hex(8)));
+            let dir = crate::notices::scratch()?;
             // Only this station's form is made: no other station's customers pass through.
-            let files = super::forms_of(app.root(), id, Some(&station), &dir)
+            let files = super::forms_of(app.root(), id, Some(&station), dir.path())
                 .map_err(|e| AppError::bad(format!("{e:#}")));
             let found = files.map(|fs| fs.into_iter().next());
-            let out = match found {
+            match found {
                 Ok(Some(p)) => std::fs::read(&p)
                     .map(|b| (b, p.file_name().and_then(|n| n.to_str()).unwrap_or("form.xlsx").to_string()))
                     .map_err(|e| AppError::internal(&e.to_string())),
@@ -500,17 +492,11 @@ mod pages {
                     Err(AppError::not_found("本所没有选中的用户 / no customer of this station was selected"))
                 }
                 Err(e) => Err(e),
-            };
-            let _ = std::fs::remove_dir_all(&dir);
-            out
+            }
         })
         .await;
         match r {
-            Ok((bytes, name)) => crate::notices::attachment(
-                bytes,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                &name,
-            ),
+            Ok((bytes, name)) => crate::notices::attachment(bytes, crate::notices::XLSX, &name),
             Err(e) => (e.status, e.message).into_response(),
         }
     }
@@ -527,17 +513,13 @@ mod pages {
             Ok((name, bytes)) => {
                 blocking(move || {
                     audit_centre(&cur)?;
-                    let dir =
-                        std::env::temp_dir().join(format!("jicha-results-{}", jicha_flow::random_hex(8)));
-                    std::fs::create_dir_all(&dir).map_err(|e| AppError::internal(&e.to_string()))?;
+                    let dir = crate::notices::scratch()?;
                     let safe: String = name.chars().filter(|c| !matches!(c, '/' | '\\' | '\0')).collect();
-                    let path = dir.join(if safe.is_empty() { "form.xlsx".to_string() } else { safe });
+                    let path = dir.path().join(if safe.is_empty() { "form.xlsx".to_string() } else { safe });
                     std::fs::write(&path, &bytes).map_err(|e| AppError::internal(&e.to_string()))?;
                     let deadline = (crate::schedule::today() + chrono::Days::new(30)).to_string();
-                    let out =
-                        super::intake(app.root(), &cur.actor, id, std::slice::from_ref(&path), &deadline);
-                    let _ = std::fs::remove_dir_all(&dir);
-                    let r = out.map_err(|e| AppError::bad(format!("{e:#}")))?;
+                    let r = super::intake(app.root(), &cur.actor, id, std::slice::from_ref(&path), &deadline)
+                        .map_err(|e| AppError::bad(format!("{e:#}")))?;
                     Ok(format!(
                         "{} {}，{} {}，{} {}，{} {}",
                         l.t("已导入", "imported"),

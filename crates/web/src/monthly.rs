@@ -58,7 +58,15 @@ pub fn assemble(root: &Path, catalogue: &Catalogue, period: Period) -> anyhow::R
         None => theme.to_string(),
     };
 
+    // The rectification on-time rate is the indicator's (稽查整改按期率), one definition.
+    let rows = ind.rows();
+    let on_time_rate = rows
+        .iter()
+        .find(|r| r.station_id.is_empty() && r.code == "audit_on_time")
+        .and_then(|r| r.value)
+        .map(|v| v.value);
     let mut summary = Summary {
+        on_time_rate,
         findings: findings.len() as u64,
         amount_at_risk: findings.iter().filter_map(|f| f.amount_at_risk).sum(),
         ..Summary::default()
@@ -86,25 +94,15 @@ pub fn assemble(root: &Path, catalogue: &Catalogue, period: Period) -> anyhow::R
         let today = crate::schedule::today().to_string();
         // Orders holding the month's findings or its on-site problems.
         let mut stmt = conn.prepare(
-            "SELECT o.order_id, o.station_id, o.state, o.deadline, o.recovered,
-                    EXISTS (SELECT 1 FROM order_events e WHERE e.order_id = o.order_id AND e.to_state = 'submitted'
-                            AND substr(e.at, 1, 10) <= o.deadline)
-             FROM orders o WHERE o.order_id IN (SELECT order_id FROM order_items WHERE period = ?1)
-                OR o.order_id IN (SELECT order_id FROM onsite_problems WHERE month = ?1)",
+            "SELECT station_id, state, deadline FROM orders
+             WHERE order_id IN (SELECT order_id FROM order_items WHERE period = ?1)
+                OR order_id IN (SELECT order_id FROM onsite_problems WHERE month = ?1)",
         )?;
         let rows = stmt.query_map([&p], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, f64>(4)?,
-                r.get::<_, bool>(5)?,
-            ))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
         })?;
-        let mut due = (0u64, 0u64);
         for row in rows {
-            let (_, st, state, deadline, _, on_time) = row?;
+            let (st, state, deadline) = row?;
             let s = stations
                 .entry(st.clone())
                 .or_insert_with(|| StationLine { station: name(&st), ..StationLine::default() });
@@ -121,12 +119,7 @@ pub fn assemble(root: &Path, catalogue: &Catalogue, period: Period) -> anyhow::R
                 summary.orders_overdue += 1;
                 s.orders_overdue += 1;
             }
-            if deadline <= today {
-                due.0 += 1;
-                due.1 += u64::from(on_time);
-            }
         }
-        summary.on_time_rate = (due.0 > 0).then(|| due.1 as f64 / due.0 as f64);
         let mut stmt = conn.prepare(
             "SELECT o.station_id, i.theme, i.entity_type, i.entity_id, i.result, i.cause, i.recovered,
                     i.amount_at_risk, o.deadline, o.state, o.number
@@ -217,7 +210,6 @@ pub fn assemble(root: &Path, catalogue: &Catalogue, period: Period) -> anyhow::R
     for (i, s) in stations.iter_mut().enumerate() {
         s.rank = Some(i as u32 + 1);
     }
-    let rows = ind.rows();
     let indicators = REPORT_INDICATORS
         .iter()
         .filter_map(|code| rows.iter().find(|r| r.station_id.is_empty() && r.code == *code))

@@ -136,17 +136,16 @@ pub async fn monthly_download(
         let period = jicha_core::calendar::Period::parse(&q.period).ok_or_else(|| {
             AppError::bad(format!("月份应为 YYYY-MM：{} / the month must be YYYY-MM", q.period))
         })?;
-        let dir = tempfile_dir()?;
-        let (docx, xlsx) = crate::monthly::write(app.root(), app.catalogue(), period, &dir)
+        let dir = scratch()?;
+        let (docx, xlsx) = crate::monthly::write(app.root(), app.catalogue(), period, dir.path())
             .map_err(|e| AppError::internal(&format!("{e:#}")))?;
         let (path, mime) = if q.doc == "xlsx" {
-            (xlsx, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            (xlsx, XLSX)
         } else {
             (docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
         };
         let bytes = std::fs::read(&path).map_err(|e| AppError::internal(&e.to_string()))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("report").to_string();
-        let _ = std::fs::remove_dir_all(&dir);
         Ok((bytes, mime, name))
     })
     .await;
@@ -168,8 +167,10 @@ pub(crate) fn attachment(bytes: Vec<u8>, mime: &str, name: &str) -> Response {
         .into_response()
 }
 
-fn tempfile_dir() -> Result<std::path::PathBuf, AppError> {
-    let dir = std::env::temp_dir().join(format!("jicha-report-{}", jicha_flow::random_hex(8)));
-    std::fs::create_dir_all(&dir).map_err(|e| AppError::internal(&e.to_string()))?;
-    Ok(dir)
+/// The media type of an .xlsx workbook.
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A scratch folder for files made for one request, removed when dropped (also on an error).
+pub(crate) fn scratch() -> Result<tempfile::TempDir, AppError> {
+    tempfile::Builder::new().prefix("jicha-").tempdir().map_err(|e| AppError::internal(&e.to_string()))
 }

@@ -435,11 +435,8 @@ fn daily(root: &Path, plan: &Plan, day: NaiveDate) -> anyhow::Result<String> {
     let flow = Flow::new(root);
     let line = plan.briefing.as_ref().and_then(|b| b.loss_line).unwrap_or(0.10);
     let b = crate::briefing::compute(&mut session, &cat, &flow, day, line);
-    let heads = station_heads(&mut session);
     drop_off_thread(session);
-    let b = b?;
-    let messages = messages(&b, plan.briefing.as_ref(), &heads?);
-    let queued = if messages.is_empty() { 0 } else { Outbox::open(root)?.enqueue(&messages)?.len() };
+    let queued = queue(root, &messages(&b?, plan.briefing.as_ref(), &station_heads(root)?))?;
     Ok(format!(
         "日监测 {day}：{n} 条疑似问题；简报已排队 {queued} 条 / daily watch {day}: {n} findings; {queued} briefing messages queued"
     ))
@@ -447,19 +444,17 @@ fn daily(root: &Path, plan: &Plan, day: NaiveDate) -> anyhow::Result<String> {
 
 /// Checks every target line and queues the new warnings.
 fn warnings(root: &Path, plan: &Plan, today: NaiveDate) -> anyhow::Result<String> {
-    let heads = if plan.warnings.is_some() {
-        let mut session = Session::open(&DataDir::new(root))?;
-        let h = station_heads(&mut session);
-        drop_off_thread(session);
-        h?
-    } else {
-        Vec::new()
-    };
+    let heads = if plan.warnings.is_some() { station_heads(root)? } else { Vec::new() };
     let (checked, messages) = crate::warnings::check_all(root, today, plan.warnings.as_ref(), &heads)?;
-    let queued = if messages.is_empty() { 0 } else { Outbox::open(root)?.enqueue(&messages)?.len() };
+    let queued = queue(root, &messages)?;
     Ok(format!(
         "目标线检查 {checked} 条，预警排队 {queued} 条 / {checked} lines checked, {queued} warnings queued"
     ))
+}
+
+/// Puts messages in the outbox; how many.
+fn queue(root: &Path, messages: &[NewMessage]) -> anyhow::Result<usize> {
+    Ok(if messages.is_empty() { 0 } else { Outbox::open(root)?.enqueue(messages)?.len() })
 }
 
 /// The query engine owns a runtime, which may not be dropped inside another one.
@@ -467,21 +462,16 @@ fn drop_off_thread(session: Session) {
     let _ = std::thread::spawn(move || drop(session)).join();
 }
 
-/// Each station's heads' phones: staff with role `manager` and a phone.
-fn station_heads(session: &mut Session) -> jicha_engine::EngineResult<Vec<(String, String)>> {
-    session.require(&["staff"])?;
-    if !session.has_rows("staff") {
-        return Ok(Vec::new());
-    }
-    let mut out = Vec::new();
-    for b in session.run(
-        "SELECT station_id, phone FROM staff WHERE role = 'manager' AND phone IS NOT NULL AND station_id IS NOT NULL",
-        "人员 / staff",
-    )? {
-        let (s, p) = (jicha_engine::columns::text(&b, "station_id")?, jicha_engine::columns::text(&b, "phone")?);
-        out.extend(s.into_iter().zip(p));
-    }
-    Ok(out)
+/// Each station's heads' phones: staff with role `manager` and a phone, read from the stored
+/// archive (no query-engine session for one small table).
+fn station_heads(root: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let conn = jicha_store::relational::open_read_only(&DataDir::new(root).database())?;
+    let mut stmt = conn.prepare(
+        "SELECT station_id, phone FROM staff
+         WHERE role = 'manager' AND phone IS NOT NULL AND phone <> '' AND station_id IS NOT NULL",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The briefing's messages: each station's SMS to its heads, the company's SMS to `phones`, the
