@@ -13,14 +13,27 @@ use crate::error::{EngineError, EngineResult};
 use crate::session::{Session, date_lit};
 use crate::themes::common::{customers, hundredths};
 
+/// A dictionary value not mapped yet.
+const UNMAPPED: u32 = u32::MAX;
+/// A dictionary value that is no known id (looked up without adding).
+const UNKNOWN: u32 = u32::MAX - 1;
+
 /// Text ids interned to dense indices.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Interner {
     index: foldhash::HashMap<String, u32>,
     /// The ids, by index.
     pub names: Vec<String>,
     /// The last dictionary mapped, held, with its mode and mapping.
-    last: Option<(ArrayRef, bool, Vec<Option<u32>>)>,
+    last: Option<(ArrayRef, bool, Vec<u32>)>,
+    /// The index [`Interner::rows`] mapped last (`u32::MAX` before the first).
+    cursor: u32,
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner { index: Default::default(), names: Vec::new(), last: None, cursor: u32::MAX }
+    }
 }
 
 impl Interner {
@@ -51,50 +64,54 @@ impl Interner {
     }
 
     /// Each row's id as an index (None for null); with `add` false only ids already known map.
-    /// A dictionary column maps each distinct value once, and the batches of one Parquet row group
-    /// (which share one large dictionary) map it once between them.
+    /// A dictionary column maps each distinct value it uses once, and the batches of one Parquet
+    /// row group (which share one dictionary) once between them.
     pub fn rows(&mut self, col: &ArrayRef, add: bool) -> EngineResult<Vec<Option<u32>>> {
         let err = |e| EngineError::Internal(format!("id column: {e}"));
-        if let Some(dict) = col.as_any_dictionary_opt()
-            && dict.values().len() > col.len()
-        {
-            // A dictionary larger than the batch (a Parquet dictionary page spans many batches):
-            // map the rows, not the whole dictionary.
+        if let Some(dict) = col.as_any_dictionary_opt() {
             let values = cast(dict.values(), &DataType::Utf8).map_err(err)?;
             let values = values.as_string::<i32>();
             let keys = dict.normalized_keys();
-            return Ok((0..col.len())
-                .map(|i| {
-                    let k = *keys.get(i)?;
-                    if col.is_valid(i) && values.is_valid(k) {
-                        self.map_one(values.value(k), add)
-                    } else {
-                        None
-                    }
-                })
-                .collect());
-        }
-        if let Some(dict) = col.as_any_dictionary_opt() {
             let cached =
                 self.last.take().filter(|(held, mode, _)| *mode == add && Arc::ptr_eq(held, dict.values()));
-            let mapped = match cached {
+            if cached.is_none() && dict.values().len() > 8 * col.len() {
+                // A new dictionary much larger than the batch: map the rows, not the dictionary.
+                // Rows of one id come together (derived consumption is stored in customer order):
+                // a row with the key of the row before maps as it did.
+                let mut prev: Option<(usize, Option<u32>)> = None;
+                return Ok((0..col.len())
+                    .map(|i| {
+                        let k = *keys.get(i)?;
+                        if !col.is_valid(i) || !values.is_valid(k) {
+                            return None;
+                        }
+                        match prev {
+                            Some((pk, mapped)) if pk == k => mapped,
+                            _ => {
+                                let mapped = self.map_one(values.value(k), add);
+                                prev = Some((k, mapped));
+                                mapped
+                            }
+                        }
+                    })
+                    .collect());
+            }
+            // Else each dictionary value is mapped when a row first uses it, once for all the
+            // batches that share the dictionary (those of one Parquet row group).
+            let mut mapped = match cached {
                 Some((_, _, mapped)) => mapped,
-                None => {
-                    let values = cast(dict.values(), &DataType::Utf8).map_err(err)?;
-                    let values = values.as_string::<i32>();
-                    (0..values.len())
-                        .map(|i| if values.is_valid(i) { self.map_one(values.value(i), add) } else { None })
-                        .collect()
-                }
+                None => vec![UNMAPPED; dict.values().len()],
             };
-            let keys = dict.normalized_keys();
             let rows = (0..col.len())
                 .map(|i| {
-                    if col.is_valid(i) {
-                        keys.get(i).and_then(|k| mapped.get(*k).copied().flatten())
-                    } else {
-                        None
+                    let k = *keys.get(i)?;
+                    if !col.is_valid(i) || !values.is_valid(k) {
+                        return None;
                     }
+                    if mapped[k] == UNMAPPED {
+                        mapped[k] = self.map_one(values.value(k), add).unwrap_or(UNKNOWN);
+                    }
+                    (mapped[k] != UNKNOWN).then_some(mapped[k])
                 })
                 .collect();
             // Held, so its buffer cannot be freed and its address taken by the next dictionary.
@@ -103,13 +120,39 @@ impl Interner {
         }
         let strings = cast(col, &DataType::Utf8).map_err(err)?;
         let strings = strings.as_string::<i32>();
+        let mut prev: Option<(&str, Option<u32>)> = None;
         Ok((0..strings.len())
-            .map(|i| if strings.is_valid(i) { self.map_one(strings.value(i), add) } else { None })
+            .map(|i| {
+                if !strings.is_valid(i) {
+                    return None;
+                }
+                let id = strings.value(i);
+                match prev {
+                    Some((p, mapped)) if p == id => mapped,
+                    _ => {
+                        let mapped = self.map_one(id, add);
+                        prev = Some((id, mapped));
+                        mapped
+                    }
+                }
+            })
             .collect())
     }
 
     fn map_one(&mut self, id: &str, add: bool) -> Option<u32> {
-        if add { Some(self.intern(id)) } else { self.get(id) }
+        // Scans meet ids in the same order file after file (derived consumption is stored in
+        // customer order, month by month): the id after the last one mapped is tried first, a
+        // string comparison instead of a hash lookup in a map of a million ids.
+        let next = self.cursor.wrapping_add(1) as usize;
+        if self.names.get(next).is_some_and(|n| n == id) {
+            self.cursor = next as u32;
+            return Some(next as u32);
+        }
+        let found = if add { Some(self.intern(id)) } else { self.get(id) };
+        if let Some(i) = found {
+            self.cursor = i;
+        }
+        found
     }
 }
 

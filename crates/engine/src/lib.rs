@@ -13,6 +13,7 @@ pub mod finding;
 pub mod indicators;
 pub mod kernels;
 pub mod session;
+pub mod snapshot;
 pub mod store;
 pub mod theft;
 pub mod theme;

@@ -25,6 +25,7 @@ use jicha_store::series::Series;
 use rusqlite::types::ValueRef;
 
 use crate::error::{EngineError, EngineResult, query_err};
+use crate::snapshot;
 
 /// The derived view of each transformer area's day: its supply, the consumption of its customers
 /// active that day, and whether the day is valid (a supply figure and every such customer's
@@ -148,15 +149,37 @@ impl Session {
             .filter(|t| wanted.contains(&t.name) && !self.presence.contains_key(t.name))
             .collect();
         if !missing.is_empty() {
-            // Each table on its own thread and connection: the big ones (bills, payments) are
-            // read side by side.
+            // From the snapshots of this data version where they exist; else each table on its own
+            // thread and connection (the big ones, bills and payments, read side by side), then
+            // snapshotted for the next run.
             let db = self.dir.database();
-            let read: Vec<EngineResult<(RecordBatch, Presence)>> = std::thread::scope(|scope| {
+            let dir = &self.dir;
+            let read: Vec<EngineResult<Vec<RecordBatch>>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = missing
                     .iter()
                     .map(|table| {
                         let db = &db;
-                        scope.spawn(move || read_table(&open_read_only(db)?, table))
+                        scope.spawn(move || {
+                            let conn = open_read_only(db)?;
+                            // One read transaction: the version names exactly the rows read.
+                            conn.execute_batch("BEGIN").map_err(|source| EngineError::Relational {
+                                table: table.name.to_string(),
+                                source,
+                            })?;
+                            let version = snapshot::data_version(&conn);
+                            if let Some(v) = &version
+                                && let Some(batches) = snapshot::read(dir, table.name, v)
+                                && batches.first().is_none_or(|b| *b.schema() == table_schema(table))
+                            {
+                                return Ok(batches);
+                            }
+                            let batch = read_table(&conn, table)?;
+                            if let Some(v) = &version {
+                                // A snapshot that cannot be written costs only the next run's read.
+                                let _ = snapshot::write(dir, table.name, v, &batch);
+                            }
+                            Ok(vec![batch])
+                        })
                     })
                     .collect();
                 handles
@@ -167,11 +190,17 @@ impl Session {
                     })
                     .collect()
             });
+            let parts = self.ctx.copied_config().target_partitions().max(1);
+            let batch_size = self.ctx.copied_config().batch_size().max(1);
             for (table, loaded) in missing.into_iter().zip(read) {
-                let (batch, presence) = loaded?;
+                let batches = loaded?;
+                let presence = presence_of(table, &batches);
                 let context = format!("注册 / register {}", table.name);
-                let mem =
-                    MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(query_err(&context))?;
+                let mem = MemTable::try_new(
+                    Arc::new(table_schema(table)),
+                    partitioned(&batches, parts, batch_size),
+                )
+                .map_err(query_err(&context))?;
                 self.ctx.register_table(table.name, Arc::new(mem)).map_err(query_err(&context))?;
                 self.presence.insert(table.name.to_string(), presence);
             }
@@ -320,7 +349,7 @@ fn arrow_type(ty: ColumnType) -> DataType {
 
 /// Reads a whole relational table into one batch: dates as Date32, date-times as timestamps
 /// (local time, no zone), text and codes as Utf8, empty text as null.
-fn read_table(conn: &rusqlite::Connection, table: &Table) -> EngineResult<(RecordBatch, Presence)> {
+fn read_table(conn: &rusqlite::Connection, table: &Table) -> EngineResult<RecordBatch> {
     let err = |source| EngineError::Relational { table: table.name.to_string(), source };
     let names: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
     let sql = format!("SELECT {} FROM {}", names.join(", "), table.name);
@@ -336,22 +365,16 @@ fn read_table(conn: &rusqlite::Connection, table: &Table) -> EngineResult<(Recor
             _ => Builder::Text(StringBuilder::new()),
         })
         .collect();
-    let mut non_null = vec![0u64; names.len()];
-    let mut rows = 0u64;
     let mut q = stmt.query([]).map_err(err)?;
     while let Some(row) = q.next().map_err(err)? {
-        rows += 1;
         for (i, b) in builders.iter_mut().enumerate() {
             let v = row.get_ref(i).map_err(err)?;
             let text = match v {
                 ValueRef::Text(t) => std::str::from_utf8(t).ok().map(str::trim).filter(|t| !t.is_empty()),
                 _ => None,
             };
-            let present = match b {
-                Builder::Text(b) => {
-                    b.append_option(text);
-                    text.is_some()
-                }
+            match b {
+                Builder::Text(b) => b.append_option(text),
                 Builder::Number(b) => {
                     let x = match v {
                         ValueRef::Real(x) => Some(x),
@@ -359,17 +382,14 @@ fn read_table(conn: &rusqlite::Connection, table: &Table) -> EngineResult<(Recor
                         _ => text.and_then(|t| t.parse().ok()),
                     };
                     b.append_option(x);
-                    x.is_some()
                 }
                 Builder::Date(b) => {
                     let d = text.and_then(parse_date).map(to_epoch_days);
                     b.append_option(d);
-                    d.is_some()
                 }
                 Builder::DateTime(b) => {
                     let t = text.and_then(parse_datetime).map(|t| t.and_utc().timestamp());
                     b.append_option(t);
-                    t.is_some()
                 }
                 Builder::Bool(b) => {
                     let x = match v {
@@ -378,17 +398,11 @@ fn read_table(conn: &rusqlite::Connection, table: &Table) -> EngineResult<(Recor
                         _ => text.and_then(jicha_core::codes::parse_bool),
                     };
                     b.append_option(x);
-                    x.is_some()
                 }
-            };
-            if present {
-                non_null[i] += 1;
             }
         }
     }
-    let fields: Vec<Field> =
-        table.columns.iter().map(|c| Field::new(c.name, arrow_type(c.ty), true)).collect();
-    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let schema: SchemaRef = Arc::new(table_schema(table));
     let arrays: Vec<ArrayRef> = builders
         .into_iter()
         .map(|b| -> ArrayRef {
@@ -401,9 +415,41 @@ fn read_table(conn: &rusqlite::Connection, table: &Table) -> EngineResult<(Recor
             }
         })
         .collect();
-    let batch = RecordBatch::try_new(schema, arrays)
-        .map_err(|e| EngineError::Internal(format!("{}: {e}", table.name)))?;
-    let columns =
-        names.iter().zip(&non_null).filter(|(_, n)| **n > 0).map(|(c, _)| (*c).to_string()).collect();
-    Ok((batch, Presence { rows, columns }))
+    RecordBatch::try_new(schema, arrays).map_err(|e| EngineError::Internal(format!("{}: {e}", table.name)))
+}
+
+/// The Arrow schema a relational table is read into.
+fn table_schema(table: &Table) -> Schema {
+    Schema::new(table.columns.iter().map(|c| Field::new(c.name, arrow_type(c.ty), true)).collect::<Vec<_>>())
+}
+
+/// The rows of a loaded table and the columns holding a value (an empty text was read as null).
+fn presence_of(table: &Table, batches: &[RecordBatch]) -> Presence {
+    let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+    let columns = table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| batches.iter().any(|b| b.column(*i).null_count() < b.num_rows()))
+        .map(|(_, c)| c.name.to_string())
+        .collect();
+    Presence { rows, columns }
+}
+
+/// The batches cut into slices of `batch_size` rows (no copy) dealt into `parts` partitions of
+/// consecutive slices, so the scans of a big table run on every core.
+fn partitioned(batches: &[RecordBatch], parts: usize, batch_size: usize) -> Vec<Vec<RecordBatch>> {
+    let slices: Vec<RecordBatch> = batches
+        .iter()
+        .flat_map(|b| {
+            (0..b.num_rows())
+                .step_by(batch_size)
+                .map(move |at| b.slice(at, batch_size.min(b.num_rows() - at)))
+        })
+        .collect();
+    if slices.is_empty() {
+        return vec![vec![]];
+    }
+    let per = slices.len().div_ceil(parts);
+    slices.chunks(per).map(<[RecordBatch]>::to_vec).collect()
 }

@@ -86,6 +86,22 @@ fn generated_county_is_found_exactly() {
         }
         p = p.next();
     }
+    // The first session read the relational tables from SQLite and left columnar snapshots of
+    // this data version; a new session reads those and finds the same, and a damaged snapshot is
+    // read from SQLite again and rewritten.
+    let last = start.next().next();
+    let first_run = run(&mut session, Window::new(last, None), &cat, &monthly).unwrap().findings;
+    let snaps = jicha_engine::snapshot::folder(&dir);
+    let bills = snaps.join("bills.v1.arrow");
+    assert!(bills.is_file(), "snapshot written: {:?}", std::fs::read_dir(&snaps).map(|d| d.count()));
+    let from_snapshots =
+        run(&mut Session::open(&dir).unwrap(), Window::new(last, None), &cat, &monthly).unwrap();
+    assert_eq!(from_snapshots.findings, first_run, "same findings from the snapshots");
+    let len = std::fs::metadata(&bills).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&bills).unwrap().set_len(len / 2).unwrap();
+    let damaged = run(&mut Session::open(&dir).unwrap(), Window::new(last, None), &cat, &monthly).unwrap();
+    assert_eq!(damaged.findings, first_run, "a damaged snapshot is not read");
+    assert_eq!(std::fs::metadata(&bills).unwrap().len(), len, "and is written again whole");
     let missed: Vec<_> = truth.difference(&found).collect();
     let extra: Vec<_> = found.difference(&truth).collect();
     let planted: BTreeSet<&str> = truth.iter().map(|t| t.0.as_str()).collect();

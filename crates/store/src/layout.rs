@@ -6,6 +6,7 @@
 //!   .lock                   held by the one process that may change the data dir
 //!   series/<series>/<YYYY-MM>/<name>.parquet   committed partition files (named by the manifest)
 //!   staging/                an import in progress; removed on success, failure, or next start
+//!   cache/relational/       derived Arrow snapshots of the relational tables, named by data version
 //! ```
 
 use crate::error::{StoreError, StoreResult, io_err};

@@ -1,0 +1,84 @@
+//! Columnar snapshots of the relational tables, so an audit does not parse every bill and payment
+//! out of SQLite on each run. A snapshot is an Arrow IPC file under `cache/relational/`, named by
+//! the table and the store's `data_version` (which every import raises in the same transaction
+//! that changes the tables): a snapshot of another version is never read. It is derived data:
+//! written beside and renamed into place, deleted freely, and any snapshot that cannot be read is
+//! ignored and rebuilt from SQLite.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::writer::FileWriter;
+use jicha_store::DataDir;
+
+/// The folder of the snapshots.
+pub fn folder(dir: &DataDir) -> PathBuf {
+    dir.root().join("cache").join("relational")
+}
+
+fn path(dir: &DataDir, table: &str, version: &str) -> PathBuf {
+    folder(dir).join(format!("{table}.v{version}.arrow"))
+}
+
+/// The store's data version, as the snapshots are named by it (None before the first import).
+pub fn data_version(conn: &rusqlite::Connection) -> Option<String> {
+    conn.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get::<_, String>(0)).ok()
+}
+
+/// The snapshot of `table` at `version` as its batches, when one was written and reads whole.
+pub fn read(dir: &DataDir, table: &str, version: &str) -> Option<Vec<RecordBatch>> {
+    let file = File::open(path(dir, table, version)).ok()?;
+    let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, file), None).ok()?;
+    reader.collect::<Result<_, _>>().ok()
+}
+
+/// Writes the snapshot of `table` at `version` (into a temporary file renamed into place) and
+/// removes the table's snapshots of other versions. Failing to write only costs the next run
+/// the read from SQLite, so errors are returned for the caller to ignore.
+pub fn write(dir: &DataDir, table: &str, version: &str, batch: &RecordBatch) -> std::io::Result<()> {
+    let folder = folder(dir);
+    std::fs::create_dir_all(&folder)?;
+    let target = path(dir, table, version);
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = folder.join(format!(".{table}.v{version}.{}-{n}.tmp", std::process::id()));
+    let result = (|| {
+        let mut w =
+            FileWriter::try_new(BufWriter::with_capacity(1 << 20, File::create(&tmp)?), &batch.schema())
+                .map_err(std::io::Error::other)?;
+        // Written in slices of a million rows, read back as such.
+        let step = 1 << 20;
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let len = step.min(batch.num_rows() - at);
+            w.write(&batch.slice(at, len)).map_err(std::io::Error::other)?;
+            at += len;
+        }
+        w.finish().map_err(std::io::Error::other)?;
+        let file = w.into_inner().map_err(std::io::Error::other)?.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result?;
+    remove_other_versions(&folder, table, &target);
+    Ok(())
+}
+
+fn remove_other_versions(folder: &Path, table: &str, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    let prefix = format!("{table}.v");
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&prefix) && name.ends_with(".arrow") && p != keep {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
