@@ -373,8 +373,16 @@ pub fn daily_series(session: &Session, first: i32, last: i32) -> EngineResult<Ar
         for b in session.run(min_sql, "日用电量起始日 / first day of consumption")? {
             min_day = min_day.or(days(&b, "first_day")?.first().copied().flatten());
         }
-        let mut s =
-            DailySeries { customers: Interner::default(), first, days: width, values: Vec::new(), min_day };
+        // Room for every customer at once (when the archive is loaded): the matrix is not
+        // copied as it grows, nor its pages cleared twice.
+        let expected = session.row_count("customers") as usize * width;
+        let mut s = DailySeries {
+            customers: Interner::default(),
+            first,
+            days: width,
+            values: Vec::with_capacity(expected),
+            min_day,
+        };
         session.for_each_batch(&sql, "日用电量序列 / daily series", |b| {
             let rows = s.customers.rows(column(b, "customer_id")?, true)?;
             let (ds, kwh) = (days(b, "date")?, floats(b, "kwh")?);

@@ -125,6 +125,11 @@ impl Session {
         self.presence.get(table).is_some_and(|p| p.rows > 0)
     }
 
+    /// Rows of a loaded table or series (0 when not loaded).
+    pub fn row_count(&self, table: &str) -> u64 {
+        self.presence.get(table).map_or(0, |p| p.rows)
+    }
+
     /// The data dir.
     pub fn dir(&self) -> &DataDir {
         &self.dir

@@ -196,58 +196,13 @@ pub fn words(i: usize, value: f64, first: NaiveDate, n: usize) -> (String, Strin
     }
 }
 
-/// The quantiles the features use.
-const QUANTILES: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
-
-/// The order statistics the quantiles of [`QUANTILES`] interpolate between, and the largest
-/// value: found by selection, not by sorting every customer's year (the same values as sorting).
-struct OrderStats {
-    n: usize,
-    /// (position in sorted order, value), ascending.
-    at: Vec<(usize, f64)>,
-    max: f64,
-}
-
-impl OrderStats {
-    fn of(values: &[f64]) -> OrderStats {
-        let n = values.len();
-        let max = values.iter().copied().max_by(f64::total_cmp).unwrap_or(f64::NAN);
-        let mut wanted: Vec<usize> = QUANTILES
-            .iter()
-            .flat_map(|q| {
-                let pos = q * n.saturating_sub(1) as f64;
-                [pos.floor() as usize, pos.ceil() as usize]
-            })
-            .filter(|k| *k < n)
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let mut work = values.to_vec();
-        let mut at = Vec::with_capacity(wanted.len());
-        let mut from = 0;
-        for k in wanted {
-            // Positions below `from` are already in place; select within the rest.
-            let (_, v, _) = work[from..].select_nth_unstable_by(k - from, f64::total_cmp);
-            at.push((k, *v));
-            from = k;
-        }
-        OrderStats { n, at, max }
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
     }
-
-    fn get(&self, k: usize) -> f64 {
-        self.at.iter().find(|(i, _)| *i == k).map_or(f64::NAN, |(_, v)| *v)
-    }
-
-    /// The `q` quantile (q one of [`QUANTILES`]), interpolated as over the sorted values.
-    fn quantile(&self, q: f64) -> f64 {
-        if self.n == 0 {
-            return f64::NAN;
-        }
-        let pos = q * (self.n - 1) as f64;
-        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-        let (a, b) = (self.get(lo), self.get(hi));
-        a + (b - a) * (pos - lo as f64)
-    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -317,8 +272,10 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
     let m = values.len() as f64;
     let mean = values.iter().sum::<f64>() / m;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
-    let order = OrderStats::of(&values);
-    let median = order.quantile(0.5);
+    let mut sorted = values.clone();
+    // Unstable is enough: values equal under total_cmp are the same number.
+    sorted.sort_unstable_by(f64::total_cmp);
+    let median = quantile(&sorted, 0.5);
     let (zero_runs, longest_zero) = runs(x, |v| v == 0.0);
     let mut catch_up = 0;
     for i in 1..n {
@@ -349,9 +306,9 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
     put(if mean > 0.0 { std / mean } else { 0.0 });
     put(median);
     for q in [0.05, 0.25, 0.75, 0.95] {
-        put(order.quantile(q));
+        put(quantile(&sorted, q));
     }
-    put(if mean > 0.0 { order.max / mean } else { 0.0 });
+    put(if mean > 0.0 { sorted[sorted.len() - 1] / mean } else { 0.0 });
     put(values.iter().filter(|v| **v == 0.0).count() as f64 / m);
     put(longest_zero as f64);
     put(zero_runs as f64);
@@ -476,35 +433,6 @@ mod tests {
         assert!(feature(&x, "month_level_12") < 0.5);
         assert!(feature(&x, "second_half_ratio") < 0.5);
         assert!(feature(&x, "trend") < 0.0);
-    }
-
-    #[test]
-    fn quantiles_by_selection_equal_those_of_the_sorted_values() {
-        // Ties, zeros of both signs, negatives, lengths from 1 up.
-        let mut seed = 7u64;
-        for n in 1..200 {
-            let values: Vec<f64> = (0..n)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    match seed >> 61 {
-                        0 => 0.0,
-                        1 => -0.0,
-                        2 => -(((seed >> 40) % 50) as f64),
-                        _ => ((seed >> 33) % 40) as f64 / 4.0,
-                    }
-                })
-                .collect();
-            let mut sorted = values.clone();
-            sorted.sort_by(f64::total_cmp);
-            let o = OrderStats::of(&values);
-            for q in QUANTILES {
-                let pos = q * (n - 1) as f64;
-                let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-                let want = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
-                assert_eq!(o.quantile(q).to_bits(), want.to_bits(), "n {n} q {q}");
-            }
-            assert_eq!(o.max.to_bits(), sorted[n - 1].to_bits());
-        }
     }
 
     #[test]
