@@ -76,22 +76,13 @@ impl Interner {
                 self.last.take().filter(|(held, mode, _)| *mode == add && Arc::ptr_eq(held, dict.values()));
             if cached.is_none() && dict.values().len() > 8 * col.len() {
                 // A new dictionary much larger than the batch: map the rows, not the dictionary.
-                // Rows of one id come together (derived consumption is stored in customer order):
-                // a row with the key of the row before maps as it did.
-                let mut prev: Option<(usize, Option<u32>)> = None;
                 return Ok((0..col.len())
                     .map(|i| {
                         let k = *keys.get(i)?;
-                        if !col.is_valid(i) || !values.is_valid(k) {
-                            return None;
-                        }
-                        match prev {
-                            Some((pk, mapped)) if pk == k => mapped,
-                            _ => {
-                                let mapped = self.map_one(values.value(k), add);
-                                prev = Some((k, mapped));
-                                mapped
-                            }
+                        if col.is_valid(i) && values.is_valid(k) {
+                            self.map_one(values.value(k), add)
+                        } else {
+                            None
                         }
                     })
                     .collect());
@@ -120,33 +111,21 @@ impl Interner {
         }
         let strings = cast(col, &DataType::Utf8).map_err(err)?;
         let strings = strings.as_string::<i32>();
-        let mut prev: Option<(&str, Option<u32>)> = None;
         Ok((0..strings.len())
-            .map(|i| {
-                if !strings.is_valid(i) {
-                    return None;
-                }
-                let id = strings.value(i);
-                match prev {
-                    Some((p, mapped)) if p == id => mapped,
-                    _ => {
-                        let mapped = self.map_one(id, add);
-                        prev = Some((id, mapped));
-                        mapped
-                    }
-                }
-            })
+            .map(|i| if strings.is_valid(i) { self.map_one(strings.value(i), add) } else { None })
             .collect())
     }
 
     fn map_one(&mut self, id: &str, add: bool) -> Option<u32> {
-        // Scans meet ids in the same order file after file (derived consumption is stored in
-        // customer order, month by month): the id after the last one mapped is tried first, a
-        // string comparison instead of a hash lookup in a map of a million ids.
-        let next = self.cursor.wrapping_add(1) as usize;
-        if self.names.get(next).is_some_and(|n| n == id) {
-            self.cursor = next as u32;
-            return Some(next as u32);
+        // Scans meet an id's rows together, and ids in the same order file after file (derived
+        // consumption is stored in customer order, month by month): the last id mapped and the
+        // one after it are tried first, string comparisons instead of a hash lookup in a map of
+        // a million ids.
+        for at in [self.cursor, self.cursor.wrapping_add(1)] {
+            if self.names.get(at as usize).is_some_and(|n| n == id) {
+                self.cursor = at;
+                return Some(at);
+            }
         }
         let found = if add { Some(self.intern(id)) } else { self.get(id) };
         if let Some(i) = found {

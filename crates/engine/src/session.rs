@@ -19,7 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use jicha_core::calendar::{parse_date, parse_datetime, to_epoch_days};
 use jicha_core::schema::{ColumnType, Table};
 use jicha_store::DataDir;
-use jicha_store::relational::{open_read_only, relational_tables};
+use jicha_store::relational::{data_version, open_read_only, relational_tables};
 use jicha_store::scan::manifest;
 use jicha_store::series::Series;
 use rusqlite::types::ValueRef;
@@ -166,12 +166,12 @@ impl Session {
                         let db = &db;
                         scope.spawn(move || {
                             let conn = open_read_only(db)?;
+                            let err =
+                                |source| EngineError::Relational { table: table.name.to_string(), source };
                             // One read transaction: the version names exactly the rows read.
-                            conn.execute_batch("BEGIN").map_err(|source| EngineError::Relational {
-                                table: table.name.to_string(),
-                                source,
-                            })?;
-                            let version = snapshot::data_version(&conn);
+                            conn.execute_batch("BEGIN").map_err(err)?;
+                            // No version readable: no snapshot is read or written.
+                            let version = data_version(&conn).ok().flatten();
                             if let Some(v) = &version
                                 && let Some(batches) = snapshot::read(dir, table.name, v)
                                 && batches.first().is_none_or(|b| *b.schema() == table_schema(table))

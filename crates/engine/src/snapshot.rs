@@ -24,11 +24,6 @@ fn path(dir: &DataDir, table: &str, version: &str) -> PathBuf {
     folder(dir).join(format!("{table}.v{version}.arrow"))
 }
 
-/// The store's data version, as the snapshots are named by it (None before the first import).
-pub fn data_version(conn: &rusqlite::Connection) -> Option<String> {
-    conn.query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get::<_, String>(0)).ok()
-}
-
 /// The snapshot of `table` at `version` as its batches, when one was written and reads whole.
 pub fn read(dir: &DataDir, table: &str, version: &str) -> Option<Vec<RecordBatch>> {
     let file = File::open(path(dir, table, version)).ok()?;

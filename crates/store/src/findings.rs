@@ -88,9 +88,7 @@ pub fn save(dir: &DataDir, run: &RunRecord, findings: &[FindingRow]) -> StoreRes
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.execute_batch(SCHEMA)?;
     let tx = conn.transaction()?;
-    let data_version: String = tx
-        .query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get(0))
-        .unwrap_or_else(|_| "0".to_string());
+    let data_version = crate::relational::data_version(&tx).ok().flatten().unwrap_or_else(|| "0".to_string());
     let themes_json = serde_json::Value::Array(
         run.themes
             .iter()

@@ -508,11 +508,7 @@ impl RelationalStore for Sqlite {
             "INSERT INTO main.imports (started_at, finished_at, source, files, rows, outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             rusqlite::params![r.started_at, r.finished_at, r.source, r.files as i64, r.rows as i64, r.outcome, r.detail],
         )?;
-        let version: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM main.meta WHERE key = 'data_version'", [], |row| row.get(0))
-            .optional()?;
-        let next = version.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1;
+        let next = data_version(&self.conn)?.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) + 1;
         self.conn.execute(
             "INSERT OR REPLACE INTO main.meta (key, value) VALUES ('data_version', ?1)",
             [next.to_string()],
@@ -525,6 +521,11 @@ impl RelationalStore for Sqlite {
         self.conn.execute_batch("DETACH DATABASE staging")?;
         Ok(())
     }
+}
+
+/// The store's data version (raised by every committed import), None before the first import.
+pub fn data_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM main.meta WHERE key = 'data_version'", [], |row| row.get(0)).optional()
 }
 
 /// Reads the manifest from a connection.

@@ -166,11 +166,8 @@ impl Status {
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let data_version = conn
-            .query_row("SELECT value FROM meta WHERE key = 'data_version'", [], |r| r.get::<_, String>(0))
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let data_version =
+            crate::relational::data_version(&conn).ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Status { data_dir: dir.root().display().to_string(), data_version, tables, stations, imports })
     }
 }
