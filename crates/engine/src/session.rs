@@ -122,7 +122,7 @@ impl Session {
 
     /// Whether a loaded table or series has any row.
     pub fn has_rows(&self, table: &str) -> bool {
-        self.presence.get(table).is_some_and(|p| p.rows > 0)
+        self.row_count(table) > 0
     }
 
     /// Rows of a loaded table or series (0 when not loaded).
@@ -173,8 +173,8 @@ impl Session {
                             // No version readable: no snapshot is read or written.
                             let version = data_version(&conn).ok().flatten();
                             if let Some(v) = &version
-                                && let Some(batches) = snapshot::read(dir, table.name, v)
-                                && batches.first().is_none_or(|b| *b.schema() == table_schema(table))
+                                && let Some(batches) =
+                                    snapshot::read(dir, table.name, v, &table_schema(table))
                             {
                                 return Ok(batches);
                             }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::ipc::reader::FileReader;
 use datafusion::arrow::ipc::writer::FileWriter;
 use jicha_store::DataDir;
@@ -24,10 +25,14 @@ fn path(dir: &DataDir, table: &str, version: &str) -> PathBuf {
     folder(dir).join(format!("{table}.v{version}.arrow"))
 }
 
-/// The snapshot of `table` at `version` as its batches, when one was written and reads whole.
-pub fn read(dir: &DataDir, table: &str, version: &str) -> Option<Vec<RecordBatch>> {
+/// The snapshot of `table` at `version` as its batches, when one was written with `schema` (this
+/// build's) and reads whole.
+pub fn read(dir: &DataDir, table: &str, version: &str, schema: &Schema) -> Option<Vec<RecordBatch>> {
     let file = File::open(path(dir, table, version)).ok()?;
     let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, file), None).ok()?;
+    if *reader.schema() != *schema {
+        return None;
+    }
     reader.collect::<Result<_, _>>().ok()
 }
 
@@ -66,13 +71,17 @@ pub fn write(dir: &DataDir, table: &str, version: &str, batch: &RecordBatch) -> 
     Ok(())
 }
 
+/// Removes the table's other snapshots, and temporary files a killed run left (a write still in
+/// progress elsewhere then fails its rename and only costs that run's next read).
 fn remove_other_versions(folder: &Path, table: &str, keep: &Path) {
     let Ok(entries) = std::fs::read_dir(folder) else { return };
-    let prefix = format!("{table}.v");
+    let (snapshot, temporary) = (format!("{table}.v"), format!(".{table}.v"));
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && name.ends_with(".arrow") && p != keep {
+        let stale = (name.starts_with(&snapshot) && name.ends_with(".arrow") && p != keep)
+            || (name.starts_with(&temporary) && name.ends_with(".tmp"));
+        if stale {
             let _ = std::fs::remove_file(p);
         }
     }
