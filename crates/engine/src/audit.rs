@@ -151,36 +151,115 @@ pub fn run(
     tables.dedup();
     session.require(&tables)?;
     let load_seconds = loading.elapsed().as_secs_f64();
-    let mut runs = Vec::new();
-    let mut findings = Vec::new();
-    for &theme in themes {
+    // What cannot run is settled first; the rest run side by side (see `run_side_by_side`).
+    let mut outcomes: Vec<Option<Outcome>> = Vec::with_capacity(themes.len());
+    let mut params_of = Vec::with_capacity(themes.len());
+    let mut runnable = Vec::new();
+    for (i, &theme) in themes.iter().enumerate() {
         let settings = catalogue.config.settings(theme);
-        let params = settings.params;
         let outcome = if !settings.enabled {
-            Outcome::NotRun("已在 jicha.toml 中停用 / switched off in jicha.toml".to_string())
-        } else if let Some(reason) = theme.unconfigured(&params) {
-            Outcome::NotRun(reason)
+            Some(Outcome::NotRun("已在 jicha.toml 中停用 / switched off in jicha.toml".to_string()))
+        } else if let Some(reason) = theme.unconfigured(&settings.params) {
+            Some(Outcome::NotRun(reason))
         } else {
-            let started = Instant::now();
-            match not_run_reason(session, theme)? {
-                Some(reason) => Outcome::NotRun(reason),
-                None => match theme.run(session, &window, &params) {
-                    Ok(mut found) => {
-                        let seconds = started.elapsed().as_secs_f64();
-                        if let Some(sev) = settings.severity {
-                            found.iter_mut().for_each(|f| f.severity = sev);
-                        }
-                        let n = found.len();
-                        findings.append(&mut found);
-                        Outcome::Ran { findings: n, seconds }
-                    }
-                    Err(e) if theme.custom_source().is_some() => Outcome::Failed(e.to_string()),
-                    Err(e) => return Err(e),
-                },
-            }
+            not_run_reason(session, theme)?.map(Outcome::NotRun)
         };
-        runs.push(ThemeRun { code: theme.code(), params, outcome });
+        if outcome.is_none() {
+            runnable.push(i);
+        }
+        outcomes.push(outcome);
+        params_of.push((settings.params, settings.severity));
     }
+    let mut results = run_side_by_side(session, &window, themes, &params_of, &runnable);
+    // A built-in theme's error fails the run (the themes not started after it have no result).
+    for (i, result) in runnable.iter().zip(results.iter_mut()) {
+        if themes[*i].custom_source().is_none()
+            && matches!(result, Some(Err(_)))
+            && let Some(Err(e)) = result.take()
+        {
+            return Err(e);
+        }
+    }
+    let mut findings = Vec::new();
+    for (i, result) in runnable.into_iter().zip(results) {
+        let theme = themes[i];
+        let result = result.expect("every theme ran when none failed");
+        outcomes[i] = Some(match result {
+            Ok((mut found, seconds)) => {
+                if let Some(sev) = params_of[i].1 {
+                    found.iter_mut().for_each(|f| f.severity = sev);
+                }
+                let n = found.len();
+                findings.append(&mut found);
+                Outcome::Ran { findings: n, seconds }
+            }
+            Err(e) if theme.custom_source().is_some() => Outcome::Failed(e.to_string()),
+            Err(e) => return Err(e),
+        });
+    }
+    let runs = themes
+        .iter()
+        .zip(params_of)
+        .zip(outcomes)
+        .map(|((theme, (params, _)), outcome)| ThemeRun {
+            code: theme.code(),
+            params,
+            outcome: outcome.expect("every theme has an outcome"),
+        })
+        .collect();
     findings.sort_by(|a, b| (a.theme, &a.entity_id).cmp(&(b.theme, &b.entity_id)));
     Ok(AuditRun { window, themes: runs, findings, load_seconds })
+}
+
+/// What one theme run gave: its findings and its wall time, or its error.
+type Ran = EngineResult<(Vec<Finding>, f64)>;
+
+/// Runs `themes[i]` for each `i` of `runnable` on as many threads as the machine has cores (at
+/// most four: each running theme holds its own intermediate results), long-running themes
+/// first; the results come back in the order of `runnable` (None for a theme not started because a
+/// built-in one failed). Themes share the session's memo, so
+/// two asking for one intermediate result compute it once. After a built-in theme fails no
+/// further theme starts. A theme's time is its own wall time, which other themes running beside
+/// it lengthen.
+fn run_side_by_side(
+    session: &Session,
+    window: &Window,
+    themes: &[&'static dyn Theme],
+    params_of: &[(Params, Option<crate::finding::Severity>)],
+    runnable: &[usize],
+) -> Vec<Option<Ran>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let mut order: Vec<usize> = (0..runnable.len()).collect();
+    order.sort_by_key(|k| !themes[runnable[*k]].long_running());
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(order.len());
+    let (next, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let results: Mutex<Vec<Option<Ran>>> = Mutex::new((0..runnable.len()).map(|_| None).collect());
+    let work = || {
+        loop {
+            let at = next.fetch_add(1, Ordering::SeqCst);
+            if at >= order.len() || stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let k = order[at];
+            let theme = themes[runnable[k]];
+            let started = Instant::now();
+            let result = theme
+                .run(session, window, &params_of[runnable[k]].0)
+                .map(|found| (found, started.elapsed().as_secs_f64()));
+            if result.is_err() && theme.custom_source().is_none() {
+                stop.store(true, Ordering::SeqCst);
+            }
+            if let Ok(mut r) = results.lock() {
+                r[k] = Some(result);
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..workers {
+            scope.spawn(work);
+        }
+        work();
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
 }

@@ -44,6 +44,29 @@ typed!(
     |a: &TimestampSecondArray, i| a.value(i)
 );
 
+fn array<A: Array + Clone + 'static>(batch: &RecordBatch, name: &str, ty: &DataType) -> EngineResult<A> {
+    column(batch, name, ty)?
+        .as_any()
+        .downcast_ref::<A>()
+        .cloned()
+        .ok_or_else(|| EngineError::Internal(format!("column {name}: unexpected type")))
+}
+
+/// A number column as an array, to read in place (the kernels' scans) rather than copy.
+pub fn float_array(batch: &RecordBatch, name: &str) -> EngineResult<Float64Array> {
+    array(batch, name, &DataType::Float64)
+}
+
+/// A date column as an array, to read in place rather than copy.
+pub fn date_array(batch: &RecordBatch, name: &str) -> EngineResult<Date32Array> {
+    array(batch, name, &DataType::Date32)
+}
+
+/// A text column as a string array, to read its values in place rather than copy each one.
+pub fn strings(batch: &RecordBatch, name: &str) -> EngineResult<StringArray> {
+    array(batch, name, &DataType::Utf8)
+}
+
 /// A required text column: a null becomes empty text.
 pub fn text(batch: &RecordBatch, name: &str) -> EngineResult<Vec<String>> {
     Ok(texts(batch, name)?.into_iter().map(Option::unwrap_or_default).collect())

@@ -8,7 +8,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
-use crate::columns::{days, floats};
+use crate::columns::{date_array, days, float_array};
 use crate::error::{EngineError, EngineResult};
 use crate::session::{Session, date_lit};
 use crate::themes::common::{customers, hundredths};
@@ -93,14 +93,21 @@ impl Interner {
                 Some((_, _, mapped)) => mapped,
                 None => vec![UNMAPPED; dict.values().len()],
             };
-            let rows = (0..col.len())
-                .map(|i| {
-                    let k = *keys.get(i)?;
-                    if !col.is_valid(i) || !values.is_valid(k) {
+            // The rows' nulls read once from the buffer (a null value maps to UNKNOWN).
+            let nulls = col.nulls();
+            let rows = keys
+                .iter()
+                .enumerate()
+                .map(|(i, &k)| {
+                    if nulls.is_some_and(|n| n.is_null(i)) {
                         return None;
                     }
                     if mapped[k] == UNMAPPED {
-                        mapped[k] = self.map_one(values.value(k), add).unwrap_or(UNKNOWN);
+                        mapped[k] = if values.is_valid(k) {
+                            self.map_one(values.value(k), add).unwrap_or(UNKNOWN)
+                        } else {
+                            UNKNOWN
+                        };
                     }
                     (mapped[k] != UNKNOWN).then_some(mapped[k])
                 })
@@ -190,10 +197,10 @@ pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<R
         let mut r = Registers { first, days: n, meters: Interner::default(), total: Vec::new() };
         session.for_each_batch(&sql, "示数 / registers", |b| {
             let ids = r.meters.rows(column(b, "meter_id")?, true)?;
-            let (ds, totals) = (days(b, "date")?, floats(b, "total")?);
+            let (ds, totals) = (date_array(b, "date")?, float_array(b, "total")?);
             r.total.resize(r.meters.len() * n, NONE);
-            for i in 0..b.num_rows() {
-                if let (Some(m), Some(d), Some(t)) = (ids[i], ds[i], totals[i]) {
+            for (i, (d, t)) in ds.iter().zip(totals.iter()).enumerate() {
+                if let (Some(m), Some(d), Some(t)) = (ids[i], d, t) {
                     r.total[m as usize * n + (d - first) as usize] = hundredths(t);
                 }
             }
@@ -249,10 +256,10 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
         let mut supply: Vec<Option<i64>> = Vec::new();
         for b in session.run(&sql, "台区供电量 / areas' supply")? {
             let ids = areas.rows(column(&b, "point_id")?, true)?;
-            let (ds, kwh) = (days(&b, "date")?, floats(&b, "kwh")?);
+            let (ds, kwh) = (date_array(&b, "date")?, float_array(&b, "kwh")?);
             supply.resize(areas.len() * n, None);
-            for i in 0..b.num_rows() {
-                if let (Some(a), Some(d), Some(k)) = (ids[i], ds[i], kwh[i]) {
+            for (i, (d, k)) in ds.iter().zip(kwh.iter()).enumerate() {
+                if let (Some(a), Some(d), Some(k)) = (ids[i], d, k) {
                     supply[a as usize * n + (d - first) as usize] = Some(hundredths(k));
                 }
             }
@@ -283,9 +290,9 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
             );
             session.for_each_batch(&sql, "日用电量 / daily consumption", |b| {
                 let ids = cust.rows(column(b, "customer_id")?, false)?;
-                let (ds, kwh) = (days(b, "date")?, floats(b, "kwh")?);
-                for i in 0..b.num_rows() {
-                    let (Some(c), Some(d), Some(k)) = (ids[i], ds[i], kwh[i]) else { continue };
+                let (ds, kwh) = (date_array(b, "date")?, float_array(b, "kwh")?);
+                for (i, (d, k)) in ds.iter().zip(kwh.iter()).enumerate() {
+                    let (Some(c), Some(d), Some(k)) = (ids[i], d, k) else { continue };
                     let (a, opened, closed) = cust_area[c as usize];
                     if opened.is_some_and(|o| o <= d) && closed.is_none_or(|x| d < x) {
                         let j = a as usize * n + (d - first) as usize;
@@ -364,12 +371,12 @@ pub fn daily_series(session: &Session, first: i32, last: i32) -> EngineResult<Ar
         };
         session.for_each_batch(&sql, "日用电量序列 / daily series", |b| {
             let rows = s.customers.rows(column(b, "customer_id")?, true)?;
-            let (ds, kwh) = (days(b, "date")?, floats(b, "kwh")?);
+            let (ds, kwh) = (date_array(b, "date")?, float_array(b, "kwh")?);
             if s.values.len() < s.customers.len() * width {
                 s.values.resize(s.customers.len() * width, f32::NAN);
             }
-            for i in 0..b.num_rows() {
-                let (Some(c), Some(d), Some(k)) = (rows[i], ds[i], kwh[i]) else { continue };
+            for (i, (d, k)) in ds.iter().zip(kwh.iter()).enumerate() {
+                let (Some(c), Some(d), Some(k)) = (rows[i], d, k) else { continue };
                 if d >= first && d <= last {
                     s.values[c as usize * width + (d - first) as usize] = k as f32;
                 }

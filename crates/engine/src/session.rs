@@ -51,13 +51,16 @@ pub struct Presence {
     pub columns: BTreeSet<String>,
 }
 
+/// One shared result, or none yet; its lock is held while it is computed.
+type Memo = Arc<Mutex<Option<Arc<dyn Any + Send + Sync>>>>;
+
 /// A DataFusion session over one data dir.
 pub struct Session {
     dir: DataDir,
     ctx: SessionContext,
     runtime: tokio::runtime::Runtime,
     presence: BTreeMap<String, Presence>,
-    memo: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+    memo: Mutex<HashMap<String, Memo>>,
 }
 
 impl Session {
@@ -262,21 +265,23 @@ impl Session {
     /// An intermediate result several themes share (the customers' archive, a month's
     /// consumption per customer, ...), computed by the first theme that asks for it under `key`
     /// and kept for the rest of the session. The key must name everything the result depends on.
+    /// Themes running at the same time that ask for one key wait for the first one's result
+    /// instead of computing it again; a failed computation is not kept.
     pub fn memo<T: Any + Send + Sync>(
         &self,
         key: &str,
         compute: impl FnOnce() -> EngineResult<T>,
     ) -> EngineResult<Arc<T>> {
-        let hit =
-            self.memo.lock().map_err(|_| EngineError::Internal("memo poisoned".into()))?.get(key).cloned();
-        if let Some(v) = hit.and_then(|v| v.downcast::<T>().ok()) {
-            return Ok(v);
+        let poisoned = || EngineError::Internal("memo poisoned".into());
+        let slot = self.memo.lock().map_err(|_| poisoned())?.entry(key.to_string()).or_default().clone();
+        let mut value = slot.lock().map_err(|_| poisoned())?;
+        if let Some(v) = value.clone() {
+            return v
+                .downcast::<T>()
+                .map_err(|_| EngineError::Internal(format!("memo {key} holds another type")));
         }
         let v = Arc::new(compute()?);
-        self.memo
-            .lock()
-            .map_err(|_| EngineError::Internal("memo poisoned".into()))?
-            .insert(key.to_string(), v.clone());
+        *value = Some(v.clone());
         Ok(v)
     }
 

@@ -15,7 +15,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::kernels::{DailySeries, daily_series};
 use crate::session::Session;
 
-/// Rows scored at a time: bounds the feature matrix's memory.
+/// Rows explained at a time: bounds the feature matrix's memory.
 const CHUNK: usize = 65_536;
 
 /// The first day of the model's year ending on `last` (days since 1970-01-01).
@@ -34,13 +34,8 @@ pub fn model_scores(
     if !series.covers_window() {
         return Ok((series, None));
     }
-    let n = series.customers.len();
-    let mut scores = Vec::with_capacity(n);
-    for start in (0..n).step_by(CHUNK) {
-        let rows: Vec<Vec<f64>> =
-            (start..(start + CHUNK).min(n)).into_par_iter().map(|c| feature_row(series.row(c))).collect();
-        scores.extend(model.score(&rows));
-    }
+    let scores =
+        (0..series.customers.len()).into_par_iter().map(|c| model.score_series(series.row(c))).collect();
     Ok((series, Some(scores)))
 }
 

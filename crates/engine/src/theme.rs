@@ -256,6 +256,11 @@ pub trait Theme: Send + Sync {
     fn custom_source(&self) -> Option<&std::path::Path> {
         None
     }
+    /// A theme that reads a whole year of every customer's days: an audit starts it before the
+    /// others, so the rest run beside it instead of after it.
+    fn long_running(&self) -> bool {
+        false
+    }
     /// Runs the theme over the window.
     fn run(&self, session: &Session, window: &Window, params: &Params) -> EngineResult<Vec<Finding>>;
 

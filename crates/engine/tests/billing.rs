@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{DataSet, audit, ids, set};
+use common::{DataSet, audit, audit_all, ids, set};
 
 const BILLS: &str = "bill_id,customer_id,period,kwh,amount,tariff_code,energy_charge,basic_charge,pf_adjustment,issued_on,due_on";
 
@@ -177,6 +177,12 @@ fn fee_arrears_and_recovery() {
     let dir = ds.import(tmp.path());
     let arrears = audit(&dir, "FEE-ARREARS");
     assert_eq!(ids(&arrears), set(&["B_A", "B_D"]));
+    // Run together, side by side and sharing what was paid per bill, they find the same.
+    let both = audit_all(&dir, &["FEE-ARREARS", "FEE-RECOVERY"]);
+    let alone: Vec<_> =
+        arrears.iter().chain(&audit(&dir, "FEE-RECOVERY")).map(|f| f.finding_id.clone()).collect();
+    assert_eq!(both.iter().map(|f| f.finding_id.clone()).collect::<Vec<_>>(), alone);
+    assert_eq!(both[0].amount_at_risk, arrears[0].amount_at_risk);
     let a = arrears.iter().find(|f| f.entity_id == "B_A").unwrap();
     assert_eq!(a.amount_at_risk, Some(0.02));
     let recovery = audit(&dir, "FEE-RECOVERY");
@@ -245,4 +251,36 @@ fn meter_themes() {
     assert_eq!(ids(&audit(&dir, "MTR-MULTIPLIER")), set(&["H_DUE", "N_BADMULT"]));
     // LOW's meters in service (the removed one is not), and N_OVER without seals.
     assert_eq!(ids(&audit(&dir, "MTR-SEAL")), set(&["L_DUE", "L_OVER", "N_OVER"]));
+}
+
+#[test]
+fn themes_asking_for_one_shared_result_at_once_compute_it_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ds = DataSet::default();
+    ds.customer_as("A", "resident", "R1", "220V", "", "S01");
+    let session = jicha_engine::Session::open(&ds.import(tmp.path())).unwrap();
+    let calls = AtomicUsize::new(0);
+    let got: Vec<u64> = std::thread::scope(|s| {
+        let asks: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    *session
+                        .memo("shared", || {
+                            calls.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            Ok(7u64)
+                        })
+                        .unwrap()
+                })
+            })
+            .collect();
+        asks.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    assert_eq!(got, vec![7; 4]);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // A failed computation is not kept: the next one asking computes it again.
+    let failed = session.memo::<u64>("flaky", || Err(jicha_engine::EngineError::Internal("x".into())));
+    assert!(failed.is_err());
+    assert_eq!(*session.memo("flaky", || Ok(3u64)).unwrap(), 3);
 }

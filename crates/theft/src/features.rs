@@ -196,6 +196,52 @@ pub fn words(i: usize, value: f64, first: NaiveDate, n: usize) -> (String, Strin
     }
 }
 
+/// The integer whose order is `f32::total_cmp`'s (the same bit flip as the standard library's).
+fn total_order_key(v: f32) -> i32 {
+    let b = v.to_bits() as i32;
+    b ^ (((b >> 31) as u32) >> 1) as i32
+}
+
+/// The float of a [`total_order_key`] (the flip is its own inverse).
+fn from_key(k: i32) -> f32 {
+    f32::from_bits((k ^ (((k >> 31) as u32) >> 1) as i32) as u32)
+}
+
+/// The keys in ascending order, by bytes from the lowest (a byte all keys share is skipped):
+/// a year of days sorts in a few passes instead of a comparison sort's thousands of branches.
+fn radix_sorted(keys: Vec<i32>) -> Vec<i32> {
+    // As unsigned numbers in the same order.
+    let mut a: Vec<u32> = keys.into_iter().map(|k| k as u32 ^ 0x8000_0000).collect();
+    let mut b = vec![0u32; a.len()];
+    for shift in [0, 8, 16, 24] {
+        let mut count = [0usize; 256];
+        for k in &a {
+            count[(k >> shift) as usize & 0xff] += 1;
+        }
+        if count.contains(&a.len()) {
+            continue;
+        }
+        let mut at = 0;
+        for c in count.iter_mut() {
+            let n = *c;
+            *c = at;
+            at += n;
+        }
+        for k in &a {
+            let d = (k >> shift) as usize & 0xff;
+            b[count[d]] = *k;
+            count[d] += 1;
+        }
+        std::mem::swap(&mut a, &mut b);
+    }
+    a.into_iter().map(|k| (k ^ 0x8000_0000) as i32).collect()
+}
+
+/// Whether a finite number is whole (`fract() == 0`, without a call to the maths library).
+fn is_whole(v: f64) -> bool {
+    v.abs() >= 4_503_599_627_370_496.0 || v == (v as i64) as f64
+}
+
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -209,162 +255,47 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 && a.is_finite() { a / b } else { f64::NAN }
 }
 
-fn mean_of(x: impl Iterator<Item = f64>) -> f64 {
-    let (mut s, mut n) = (0.0, 0usize);
-    for v in x {
-        s += v;
-        n += 1;
-    }
-    if n == 0 { f64::NAN } else { s / n as f64 }
+/// The level features of the days with a reading (`sorted` in ascending order): the mean, the
+/// standard deviation, their ratio, the median, the 5th, 25th, 75th and 95th percentiles and
+/// the largest day against the mean.
+fn levels(mean: f64, std: f64, sorted: &[f64]) -> [f64; 9] {
+    let share = |v: f64| if mean > 0.0 { v / mean } else { 0.0 };
+    [
+        mean,
+        std,
+        share(std),
+        quantile(sorted, 0.5),
+        quantile(sorted, 0.05),
+        quantile(sorted, 0.25),
+        quantile(sorted, 0.75),
+        quantile(sorted, 0.95),
+        share(sorted[sorted.len() - 1]),
+    ]
 }
 
-fn correlation(x: &[f32], lag: usize) -> f64 {
-    let pairs = x.iter().zip(&x[lag.min(x.len())..]).filter(|(a, b)| a.is_finite() && b.is_finite());
-    let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for (a, b) in pairs {
-        let (a, b) = (*a as f64, *b as f64);
-        n += 1.0;
-        sa += a;
-        sb += b;
-        saa += a * a;
-        sbb += b * b;
-        sab += a * b;
-    }
-    if n < 20.0 {
-        return f64::NAN;
-    }
-    let va = saa / n - (sa / n).powi(2);
-    let vb = sbb / n - (sb / n).powi(2);
-    if va <= 1e-12 || vb <= 1e-12 {
-        return f64::NAN;
-    }
-    (sab / n - sa / n * sb / n) / (va * vb).sqrt()
-}
-
-/// Runs of days where `pred` holds: (count, longest).
-fn runs(x: &[f32], pred: impl Fn(f32) -> bool) -> (usize, usize) {
-    let (mut count, mut longest, mut cur) = (0, 0, 0);
-    for &v in x {
-        if pred(v) {
-            cur += 1;
-        } else if cur > 0 {
-            count += 1;
-            longest = longest.max(cur);
-            cur = 0;
-        }
-    }
-    if cur > 0 {
-        count += 1;
-        longest = longest.max(cur);
-    }
-    (count, longest)
-}
-
-/// The features of one series (NaN = no reading), written into `out` (length [`COUNT`]); a
-/// feature that cannot be computed (too few readings) is NaN, which the model treats as missing.
-pub fn compute(x: &[f32], out: &mut [f64]) {
-    assert_eq!(out.len(), COUNT);
-    let n = x.len();
-    let present: Vec<f64> = x.iter().filter(|v| v.is_finite()).map(|v| *v as f64).collect();
-    let lead = x.iter().position(|v| v.is_finite()).unwrap_or(n);
-    let (gaps, longest_gap) = runs(&x[lead..], |v| v.is_nan());
-    let values = if present.is_empty() { vec![0.0] } else { present };
-    let m = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / m;
-    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
-    let mut sorted = values.clone();
-    // Unstable is enough: values equal under total_cmp are the same number.
-    sorted.sort_unstable_by(f64::total_cmp);
-    let median = quantile(&sorted, 0.5);
-    let (zero_runs, longest_zero) = runs(x, |v| v == 0.0);
-    let mut catch_up = 0;
-    for i in 1..n {
-        if x[i - 1].is_nan() && x[i].is_finite() && median > 0.0 && (x[i] as f64) > 1.8 * median {
-            catch_up += 1;
-        }
-    }
-    let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
-    for w in x.windows(2) {
-        if w[0].is_finite() && w[1].is_finite() {
-            pairs += 1;
-            repeats += usize::from(w[0] == w[1]);
-            change += (w[1] as f64 - w[0] as f64).abs();
-        }
-    }
-    let mut block_means = [f64::NAN; BLOCKS];
-    let mut o = 0;
-    let mut put = |v: f64| {
-        out[o] = v;
-        o += 1;
-    };
-    put(x.iter().filter(|v| v.is_nan()).count() as f64 / n.max(1) as f64);
-    put(lead as f64);
-    put(gaps as f64);
-    put(longest_gap as f64);
-    put(mean);
-    put(std);
-    put(if mean > 0.0 { std / mean } else { 0.0 });
-    put(median);
-    for q in [0.05, 0.25, 0.75, 0.95] {
-        put(quantile(&sorted, q));
-    }
-    put(if mean > 0.0 { sorted[sorted.len() - 1] / mean } else { 0.0 });
-    put(values.iter().filter(|v| **v == 0.0).count() as f64 / m);
-    put(longest_zero as f64);
-    put(zero_runs as f64);
-    put(values.iter().filter(|v| **v < 0.0).count() as f64);
-    put(if median > 0.0 { values.iter().filter(|v| **v < 0.1 * median).count() as f64 / m } else { 1.0 });
-    put(if pairs > 0 { repeats as f64 / pairs as f64 } else { f64::NAN });
-    put(values.iter().filter(|v| v.fract() == 0.0).count() as f64 / m);
-    put(catch_up as f64);
-    for (b, slot) in block_means.iter_mut().enumerate() {
-        let (from, to) = block_range(b, n);
-        *slot = mean_of(x[from..to].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
-    }
+/// The months' means: their spread (coefficient of variation) and the lowest against the
+/// highest, both NaN with fewer than two months known.
+fn month_spread(block_means: &[f64; BLOCKS]) -> (f64, f64) {
     let known: Vec<f64> = block_means.iter().copied().filter(|v| v.is_finite()).collect();
-    let (bmean, bstd) = if known.len() > 1 {
-        let bm = known.iter().sum::<f64>() / known.len() as f64;
-        (bm, (known.iter().map(|v| (v - bm).powi(2)).sum::<f64>() / known.len() as f64).sqrt())
-    } else {
-        (f64::NAN, f64::NAN)
-    };
-    put(ratio(bstd, bmean));
-    for bm in block_means {
-        put(ratio(bm, mean));
+    if known.len() <= 1 {
+        return (f64::NAN, f64::NAN);
     }
-    for b in 0..BLOCKS {
-        let (from, to) = block_range(b, n);
-        put(x[from..to].iter().filter(|v| v.is_nan()).count() as f64 / (to - from).max(1) as f64);
-    }
-    for b in 0..BLOCKS {
-        let (from, to) = block_range(b, n);
-        put(x[from..to].iter().filter(|v| **v == 0.0).count() as f64 / (to - from).max(1) as f64);
-    }
+    let bm = known.iter().sum::<f64>() / known.len() as f64;
+    let bstd = (known.iter().map(|v| (v - bm).powi(2)).sum::<f64>() / known.len() as f64).sqrt();
     let (lo, hi) = known.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    put(if known.len() > 1 { ratio(lo, hi) } else { f64::NAN });
-    let active = &x[lead..];
-    let half = active.len() / 2;
-    let first_half = mean_of(active[..half].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
-    let second_half = mean_of(active[half..].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
-    put(if active.len() > 2 { ratio(second_half, first_half) } else { f64::NAN });
-    // Least-squares slope over the days with a reading, per year, against the mean.
-    let pts = x.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, v)| (i as f64, *v as f64));
-    let (mut sn, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for (t, v) in pts {
-        sn += 1.0;
-        st += t;
-        sv += v;
-        stt += t * t;
-        stv += t * v;
-    }
+    (ratio(bstd, bm), ratio(lo, hi))
+}
+
+/// The least-squares slope over the days with a reading, per year, against the mean, from the
+/// sums of (1, t, v, t * t, t * v) over those days (t the day's index).
+fn trend([sn, st, sv, stt, stv]: [f64; 5], mean: f64) -> f64 {
     let den = sn * stt - st * st;
-    put(if sn >= 10.0 && mean > 0.0 && den > 0.0 {
-        (sn * stv - st * sv) / den * 365.0 / mean
-    } else {
-        f64::NAN
-    });
-    // The largest step: the split of the readings (at least 10 on each side) with the largest
-    // difference of means, signed (positive when the level fell).
+    if sn >= 10.0 && mean > 0.0 && den > 0.0 { (sn * stv - st * sv) / den * 365.0 / mean } else { f64::NAN }
+}
+
+/// The largest step: the split of the readings (at least 10 on each side) with the largest
+/// difference of means, signed (positive when the level fell), against the mean.
+fn largest_step(values: &[f64], mean: f64) -> f64 {
     let mut step = 0.0f64;
     if values.len() > 20 && mean > 0.0 {
         let total: f64 = values.iter().sum();
@@ -380,18 +311,236 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
             }
         }
     }
-    put(step);
-    let mut week = [(0.0, 0usize); 7];
-    for (i, v) in x.iter().enumerate().filter(|(_, v)| v.is_finite()) {
-        week[i % 7].0 += *v as f64;
-        week[i % 7].1 += 1;
+    step
+}
+
+/// The variation across the days of the week, from the mean of each weekday with a reading.
+fn weekday_cv(means: &[f64]) -> f64 {
+    let wm = if means.is_empty() { f64::NAN } else { means.iter().sum::<f64>() / means.len() as f64 };
+    let ws = (means.iter().map(|v| (v - wm).powi(2)).sum::<f64>() / means.len().max(1) as f64).sqrt();
+    ratio(ws, wm)
+}
+
+/// The sums a correlation of pairs of days needs, added pair by pair.
+#[derive(Default)]
+struct Pairs {
+    n: f64,
+    sa: f64,
+    sb: f64,
+    saa: f64,
+    sbb: f64,
+    sab: f64,
+}
+
+impl Pairs {
+    fn add(&mut self, a: f32, b: f32) {
+        let (a, b) = (a as f64, b as f64);
+        self.n += 1.0;
+        self.sa += a;
+        self.sb += b;
+        self.saa += a * a;
+        self.sbb += b * b;
+        self.sab += a * b;
     }
-    let wk: Vec<f64> = week.iter().filter(|w| w.1 > 0).map(|w| w.0 / w.1 as f64).collect();
-    let wm = if wk.is_empty() { f64::NAN } else { wk.iter().sum::<f64>() / wk.len() as f64 };
-    let ws = (wk.iter().map(|v| (v - wm).powi(2)).sum::<f64>() / wk.len().max(1) as f64).sqrt();
-    put(ratio(ws, wm));
-    put(correlation(x, 1));
-    put(correlation(x, 7));
+
+    /// The correlation (NaN under 20 pairs or without variation).
+    fn correlation(&self) -> f64 {
+        let n = self.n;
+        if n < 20.0 {
+            return f64::NAN;
+        }
+        let va = self.saa / n - (self.sa / n).powi(2);
+        let vb = self.sbb / n - (self.sb / n).powi(2);
+        if va <= 1e-12 || vb <= 1e-12 {
+            return f64::NAN;
+        }
+        (self.sab / n - self.sa / n * self.sb / n) / (va * vb).sqrt()
+    }
+}
+
+/// Runs of days where a condition holds, day by day: (count, longest) when finished.
+#[derive(Default)]
+struct Runs {
+    count: usize,
+    longest: usize,
+    current: usize,
+}
+
+impl Runs {
+    fn push(&mut self, holds: bool) {
+        if holds {
+            self.current += 1;
+        } else if self.current > 0 {
+            self.count += 1;
+            self.longest = self.longest.max(self.current);
+            self.current = 0;
+        }
+    }
+
+    fn finish(mut self) -> (usize, usize) {
+        self.push(false);
+        (self.count, self.longest)
+    }
+}
+
+/// A sum and a count: the mean, NaN when empty.
+#[derive(Default, Clone, Copy)]
+struct Mean {
+    sum: f64,
+    n: usize,
+}
+
+impl Mean {
+    fn add(&mut self, v: f64) {
+        self.sum += v;
+        self.n += 1;
+    }
+
+    fn get(self) -> f64 {
+        if self.n == 0 { f64::NAN } else { self.sum / self.n as f64 }
+    }
+}
+
+/// The features of one series (NaN = no reading), written into `out` (length [`COUNT`]); a
+/// feature that cannot be computed (too few readings) is NaN, which the model treats as missing.
+///
+/// One pass over the days gathers every sum and count that does not need the median or the
+/// mean; each sum adds its days in the days' order, so the values are those of computing each
+/// feature on its own. A series without a reading counts as the single value 0.
+pub fn compute(x: &[f32], out: &mut [f64]) {
+    assert_eq!(out.len(), COUNT);
+    let n = x.len();
+    let mut values: Vec<f64> = Vec::with_capacity(n);
+    let mut keys: Vec<i32> = Vec::with_capacity(n);
+    let mut lead = n;
+    let (mut gaps, mut zeros) = (Runs::default(), Runs::default());
+    let (mut missing, mut zero_days, mut negative, mut whole) = (0usize, 0usize, 0usize, 0usize);
+    // Days with a reading right after a day without one (catch-up candidates).
+    let mut after_gap: Vec<f64> = Vec::new();
+    let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
+    let mut blocks = [(Mean::default(), 0usize, 0usize); BLOCKS];
+    let (mut first_half, mut second_half) = (Mean::default(), Mean::default());
+    let (mut sn, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut week = [Mean::default(); 7];
+    let (mut lag1, mut lag7) = (Pairs::default(), Pairs::default());
+    let (mut block, mut block_end) = (0, block_range(0, n).1);
+    let mut day = 0;
+    for (i, &v) in x.iter().enumerate() {
+        while i >= block_end && block + 1 < BLOCKS {
+            block += 1;
+            block_end = block_range(block, n).1;
+        }
+        let finite = v.is_finite();
+        let nan = v.is_nan();
+        if finite && lead == n {
+            lead = i;
+        }
+        if lead < n {
+            gaps.push(nan);
+        }
+        zeros.push(v == 0.0);
+        missing += usize::from(nan);
+        let b = &mut blocks[block];
+        b.1 += usize::from(nan);
+        b.2 += usize::from(v == 0.0);
+        if finite {
+            let f = v as f64;
+            values.push(f);
+            keys.push(total_order_key(v));
+            zero_days += usize::from(f == 0.0);
+            negative += usize::from(f < 0.0);
+            whole += usize::from(is_whole(f));
+            b.0.add(f);
+            if i < lead + (n - lead) / 2 {
+                first_half.add(f);
+            } else {
+                second_half.add(f);
+            }
+            let t = i as f64;
+            sn += 1.0;
+            st += t;
+            sv += f;
+            stt += t * t;
+            stv += t * f;
+            week[day].add(f);
+        }
+        if i >= 1 {
+            let before = x[i - 1];
+            if before.is_nan() && finite {
+                after_gap.push(v as f64);
+            }
+            if before.is_finite() && finite {
+                pairs += 1;
+                repeats += usize::from(before == v);
+                change += (v as f64 - before as f64).abs();
+                lag1.add(before, v);
+            }
+        }
+        if i >= 7 && x[i - 7].is_finite() && finite {
+            lag7.add(x[i - 7], v);
+        }
+        day = if day == 6 { 0 } else { day + 1 };
+    }
+    let (gaps, longest_gap) = gaps.finish();
+    let (zero_runs, longest_zero) = zeros.finish();
+    if values.is_empty() {
+        values.push(0.0);
+        zero_days = 1;
+        whole = 1;
+    }
+    let m = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / m;
+    let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
+    // The days sorted as integers in the floats' total order (f32 -> f64 keeps that order, so
+    // the quantiles are those of sorting the f64 values); equal keys are the same number.
+    let keys = radix_sorted(keys);
+    let sorted: Vec<f64> =
+        if keys.is_empty() { vec![0.0] } else { keys.iter().map(|k| f64::from(from_key(*k))).collect() };
+    let median = quantile(&sorted, 0.5);
+    let catch_up = if median > 0.0 { after_gap.iter().filter(|v| **v > 1.8 * median).count() } else { 0 };
+    let mut o = 0;
+    let mut put = |v: f64| {
+        out[o] = v;
+        o += 1;
+    };
+    put(missing as f64 / n.max(1) as f64);
+    put(lead as f64);
+    put(gaps as f64);
+    put(longest_gap as f64);
+    for v in levels(mean, std, &sorted) {
+        put(v);
+    }
+    put(zero_days as f64 / m);
+    put(longest_zero as f64);
+    put(zero_runs as f64);
+    put(negative as f64);
+    // The days below a tenth of the median: where that bound falls in the sorted days.
+    put(if median > 0.0 { sorted.partition_point(|v| *v < 0.1 * median) as f64 / m } else { 1.0 });
+    put(if pairs > 0 { repeats as f64 / pairs as f64 } else { f64::NAN });
+    put(whole as f64 / m);
+    put(catch_up as f64);
+    let block_means = blocks.map(|b| b.0.get());
+    let (month_cv, lowest_to_highest) = month_spread(&block_means);
+    put(month_cv);
+    for bm in block_means {
+        put(ratio(bm, mean));
+    }
+    for (k, b) in blocks.iter().enumerate() {
+        let (from, to) = block_range(k, n);
+        put(b.1 as f64 / (to - from).max(1) as f64);
+    }
+    for (k, b) in blocks.iter().enumerate() {
+        let (from, to) = block_range(k, n);
+        put(b.2 as f64 / (to - from).max(1) as f64);
+    }
+    put(lowest_to_highest);
+    put(if n - lead > 2 { ratio(second_half.get(), first_half.get()) } else { f64::NAN });
+    put(trend([sn, st, sv, stt, stv], mean));
+    put(largest_step(&values, mean));
+    let wk: Vec<f64> = week.iter().filter(|w| w.n > 0).map(|w| w.get()).collect();
+    put(weekday_cv(&wk));
+    put(lag1.correlation());
+    put(lag7.correlation());
     put(if pairs > 0 && mean > 0.0 { change / pairs as f64 / mean } else { f64::NAN });
     debug_assert_eq!(o, COUNT);
 }
@@ -399,6 +548,219 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The features as first written, one pass per feature: the single pass must give the
+    // same numbers to the last bit.
+    fn mean_of(x: impl Iterator<Item = f64>) -> f64 {
+        let (mut s, mut n) = (0.0, 0usize);
+        for v in x {
+            s += v;
+            n += 1;
+        }
+        if n == 0 { f64::NAN } else { s / n as f64 }
+    }
+
+    fn correlation(x: &[f32], lag: usize) -> f64 {
+        let pairs = x.iter().zip(&x[lag.min(x.len())..]).filter(|(a, b)| a.is_finite() && b.is_finite());
+        let (mut n, mut sa, mut sb, mut saa, mut sbb, mut sab) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for (a, b) in pairs {
+            let (a, b) = (*a as f64, *b as f64);
+            n += 1.0;
+            sa += a;
+            sb += b;
+            saa += a * a;
+            sbb += b * b;
+            sab += a * b;
+        }
+        if n < 20.0 {
+            return f64::NAN;
+        }
+        let va = saa / n - (sa / n).powi(2);
+        let vb = sbb / n - (sb / n).powi(2);
+        if va <= 1e-12 || vb <= 1e-12 {
+            return f64::NAN;
+        }
+        (sab / n - sa / n * sb / n) / (va * vb).sqrt()
+    }
+
+    /// Runs of days where `pred` holds: (count, longest).
+    fn runs(x: &[f32], pred: impl Fn(f32) -> bool) -> (usize, usize) {
+        let (mut count, mut longest, mut cur) = (0, 0, 0);
+        for &v in x {
+            if pred(v) {
+                cur += 1;
+            } else if cur > 0 {
+                count += 1;
+                longest = longest.max(cur);
+                cur = 0;
+            }
+        }
+        if cur > 0 {
+            count += 1;
+            longest = longest.max(cur);
+        }
+        (count, longest)
+    }
+
+    /// The features of one series (NaN = no reading), written into `out` (length [`COUNT`]); a
+    /// feature that cannot be computed (too few readings) is NaN, which the model treats as missing.
+    fn reference(x: &[f32], out: &mut [f64]) {
+        assert_eq!(out.len(), COUNT);
+        let n = x.len();
+        let present: Vec<f64> = x.iter().filter(|v| v.is_finite()).map(|v| *v as f64).collect();
+        let lead = x.iter().position(|v| v.is_finite()).unwrap_or(n);
+        let (gaps, longest_gap) = runs(&x[lead..], |v| v.is_nan());
+        let values = if present.is_empty() { vec![0.0] } else { present };
+        let m = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / m;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
+        // The days sorted as integers in the floats' total order (f32 -> f64 keeps that order, so
+        // the quantiles are those of sorting the f64 values); equal keys are the same number.
+        let keys: Vec<i32> = x.iter().filter(|v| v.is_finite()).map(|v| total_order_key(*v)).collect();
+        let keys = radix_sorted(keys);
+        let sorted: Vec<f64> =
+            if keys.is_empty() { vec![0.0] } else { keys.iter().map(|k| f64::from(from_key(*k))).collect() };
+        let median = quantile(&sorted, 0.5);
+        let (zero_runs, longest_zero) = runs(x, |v| v == 0.0);
+        let mut catch_up = 0;
+        for i in 1..n {
+            if x[i - 1].is_nan() && x[i].is_finite() && median > 0.0 && (x[i] as f64) > 1.8 * median {
+                catch_up += 1;
+            }
+        }
+        let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
+        for w in x.windows(2) {
+            if w[0].is_finite() && w[1].is_finite() {
+                pairs += 1;
+                repeats += usize::from(w[0] == w[1]);
+                change += (w[1] as f64 - w[0] as f64).abs();
+            }
+        }
+        let mut block_means = [f64::NAN; BLOCKS];
+        let mut o = 0;
+        let mut put = |v: f64| {
+            out[o] = v;
+            o += 1;
+        };
+        put(x.iter().filter(|v| v.is_nan()).count() as f64 / n.max(1) as f64);
+        put(lead as f64);
+        put(gaps as f64);
+        put(longest_gap as f64);
+        for v in levels(mean, std, &sorted) {
+            put(v);
+        }
+        put(values.iter().filter(|v| **v == 0.0).count() as f64 / m);
+        put(longest_zero as f64);
+        put(zero_runs as f64);
+        put(values.iter().filter(|v| **v < 0.0).count() as f64);
+        put(if median > 0.0 { values.iter().filter(|v| **v < 0.1 * median).count() as f64 / m } else { 1.0 });
+        put(if pairs > 0 { repeats as f64 / pairs as f64 } else { f64::NAN });
+        put(values.iter().filter(|v| is_whole(**v)).count() as f64 / m);
+        put(catch_up as f64);
+        for (b, slot) in block_means.iter_mut().enumerate() {
+            let (from, to) = block_range(b, n);
+            *slot = mean_of(x[from..to].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
+        }
+        let (month_cv, lowest_to_highest) = month_spread(&block_means);
+        put(month_cv);
+        for bm in block_means {
+            put(ratio(bm, mean));
+        }
+        for b in 0..BLOCKS {
+            let (from, to) = block_range(b, n);
+            put(x[from..to].iter().filter(|v| v.is_nan()).count() as f64 / (to - from).max(1) as f64);
+        }
+        for b in 0..BLOCKS {
+            let (from, to) = block_range(b, n);
+            put(x[from..to].iter().filter(|v| **v == 0.0).count() as f64 / (to - from).max(1) as f64);
+        }
+        put(lowest_to_highest);
+        let active = &x[lead..];
+        let half = active.len() / 2;
+        let first_half = mean_of(active[..half].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
+        let second_half = mean_of(active[half..].iter().filter(|v| v.is_finite()).map(|v| *v as f64));
+        put(if active.len() > 2 { ratio(second_half, first_half) } else { f64::NAN });
+        // Least-squares slope over the days with a reading, per year, against the mean.
+        let pts = x.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, v)| (i as f64, *v as f64));
+        let (mut sn, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (t, v) in pts {
+            sn += 1.0;
+            st += t;
+            sv += v;
+            stt += t * t;
+            stv += t * v;
+        }
+        put(trend([sn, st, sv, stt, stv], mean));
+        put(largest_step(&values, mean));
+        let mut week = [(0.0, 0usize); 7];
+        for (v, day) in x.iter().zip((0..7).cycle()) {
+            if v.is_finite() {
+                week[day].0 += *v as f64;
+                week[day].1 += 1;
+            }
+        }
+        let wk: Vec<f64> = week.iter().filter(|w| w.1 > 0).map(|w| w.0 / w.1 as f64).collect();
+        put(weekday_cv(&wk));
+        put(correlation(x, 1));
+        put(correlation(x, 7));
+        put(if pairs > 0 && mean > 0.0 { change / pairs as f64 / mean } else { f64::NAN });
+        debug_assert_eq!(o, COUNT);
+    }
+
+    #[test]
+    fn the_single_pass_gives_the_features_of_one_pass_each() {
+        let mut state = 99u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for (case, n) in [0usize, 1, 5, 11, 30, 200, 365, 365, 365, 365, 400].into_iter().enumerate() {
+            for round in 0..40 {
+                let level = 1.0 + 40.0 * next();
+                let mut x: Vec<f32> = (0..n)
+                    .map(|_| {
+                        let r = next();
+                        if r < 0.08 {
+                            f32::NAN
+                        } else if r < 0.14 {
+                            0.0
+                        } else if r < 0.16 {
+                            -(level * next()) as f32
+                        } else if r < 0.2 {
+                            level.round() as f32
+                        } else {
+                            (level * (0.5 + next())) as f32
+                        }
+                    })
+                    .collect();
+                // Leading and long missing stretches, runs of zeros, repeats, an infinity.
+                if round % 3 == 0 && n > 40 {
+                    x[..n / 4].fill(f32::NAN);
+                }
+                if round % 4 == 1 && n > 100 {
+                    x[60..90].fill(0.0);
+                    x[95..99].fill(2.5);
+                    x[120] = f32::INFINITY;
+                }
+                if round % 7 == 2 {
+                    x.fill(f32::NAN);
+                }
+                let (mut a, mut b) = (vec![0.0; COUNT], vec![0.0; COUNT]);
+                compute(&x, &mut a);
+                reference(&x, &mut b);
+                for j in 0..COUNT {
+                    assert_eq!(
+                        a[j].to_bits(),
+                        b[j].to_bits(),
+                        "case {case} round {round}: {} {} vs {}",
+                        names()[j],
+                        a[j],
+                        b[j]
+                    );
+                }
+            }
+        }
+    }
 
     fn feature(x: &[f32], name: &str) -> f64 {
         let mut out = vec![0.0; COUNT];
@@ -442,6 +804,34 @@ mod tests {
         compute(&x, &mut out);
         assert_eq!(out[0], 1.0, "all days missing");
         assert!(out.iter().all(|v| !v.is_infinite()));
+    }
+
+    #[test]
+    fn the_radix_sort_sorts_and_whole_numbers_are_told() {
+        let mut state = 12345u64;
+        let keys: Vec<i32> = (0..1000)
+            .map(|_| {
+                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                (state >> 32) as i32
+            })
+            .collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        assert_eq!(radix_sorted(keys), expected);
+        assert_eq!(radix_sorted(vec![5, 5, 5]), vec![5, 5, 5]);
+        for v in [0.0, -0.0, 3.0, -7.0, 2.5, -0.25, 1e300, 0.1, 4_503_599_627_370_495.5] {
+            assert_eq!(is_whole(v), v.fract() == 0.0, "{v}");
+        }
+    }
+
+    #[test]
+    fn the_integer_keys_sort_as_the_floats() {
+        let mut v = vec![3.5f32, -0.0, 0.0, -2.25, 1e-30, -1e30, 7.0, 0.1, -0.1, f32::MAX, f32::MIN];
+        let mut keys: Vec<i32> = v.iter().map(|x| total_order_key(*x)).collect();
+        keys.sort_unstable();
+        v.sort_by(f32::total_cmp);
+        let back: Vec<u32> = keys.iter().map(|k| from_key(*k).to_bits()).collect();
+        assert_eq!(back, v.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     }
 
     #[test]

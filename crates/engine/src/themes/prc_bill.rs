@@ -21,6 +21,16 @@ pub fn cents(x: f64) -> Option<Decimal> {
     Decimal::from_f64(x).map(|d| d.round_dp(2))
 }
 
+/// [`cents`] as a whole number of cents; an amount within a millionth of a cent of a whole cent
+/// (every amount written with two decimals) takes no detour through a decimal.
+pub fn whole_cents(x: f64) -> Option<i64> {
+    let y = x * 100.0;
+    if y.is_finite() && y.abs() < 1e15 && (y - y.round()).abs() < 1e-6 {
+        return Some(y.round() as i64);
+    }
+    cents(x).and_then(|d| (d * Decimal::ONE_HUNDRED).to_i64())
+}
+
 fn dnum(d: Decimal) -> serde_json::Value {
     num(d.to_f64().unwrap_or(0.0))
 }

@@ -340,6 +340,10 @@ impl Theme for LossTheft {
         ],
     }
 
+    fn long_running(&self) -> bool {
+        true
+    }
+
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let with_readings = session.has_rows("readings") && session.has_rows("meters");
         let features = LossTheft::features(session, w, with_readings)?;

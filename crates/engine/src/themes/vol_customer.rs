@@ -1,7 +1,7 @@
 //! VOL-ZERO 零电量, VOL-DROP 电量骤降, VOL-SURGE 电量突增: a customer's known daily consumption
 //! in the period against itself and against the 90 days before it.
 
-use crate::columns::{days, floats};
+use crate::columns::{date_array, float_array};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::kernels::{Interner, column};
@@ -60,12 +60,12 @@ pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec
     let mut out: Vec<Month> = Vec::new();
     session.for_each_batch(&sql, "日用电量汇总 / consumption per customer", |b| {
         let rows = ids.rows(column(b, "customer_id")?, true)?;
-        let (ds, kwh) = (days(b, "date")?, floats(b, "kwh")?);
+        let (ds, kwh) = (date_array(b, "date")?, float_array(b, "kwh")?);
         while out.len() < ids.len() {
             out.push(Month { customer_id: ids.names[out.len()].clone(), ..Month::default() });
         }
-        for i in 0..b.num_rows() {
-            let (Some(c), Some(d), Some(k)) = (rows[i], ds[i], kwh[i]) else { continue };
+        for (i, (d, k)) in ds.iter().zip(kwh.iter()).enumerate() {
+            let (Some(c), Some(d), Some(k)) = (rows[i], d, k) else { continue };
             let m = &mut out[c as usize];
             let h = hundredths(k);
             if d >= first {

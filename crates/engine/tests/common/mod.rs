@@ -195,6 +195,22 @@ pub fn audit(dir: &DataDir, theme: &str) -> Vec<Finding> {
     result.findings
 }
 
+/// Runs several themes in one audit of 2026-03 (side by side, as `jicha audit` does); panics
+/// when one is not run.
+pub fn audit_all(dir: &DataDir, codes: &[&str]) -> Vec<Finding> {
+    let mut session = Session::open(dir).unwrap();
+    let codes: Vec<String> = codes.iter().map(|c| (*c).to_string()).collect();
+    let themes = Catalogue::builtin().select(&codes, false).unwrap();
+    let window = Window::new(Period::parse("2026-03").unwrap(), None);
+    let result = run(&mut session, window, &Catalogue::builtin(), &themes).unwrap();
+    for t in &result.themes {
+        if let Outcome::NotRun(r) | Outcome::Failed(r) = &t.outcome {
+            panic!("{} not run: {r}", t.code);
+        }
+    }
+    result.findings
+}
+
 pub fn ids(findings: &[Finding]) -> BTreeSet<String> {
     findings.iter().map(|f| f.entity_id.clone()).collect()
 }
