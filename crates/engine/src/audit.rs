@@ -172,19 +172,18 @@ pub fn run(
     }
     let mut results = run_side_by_side(session, &window, themes, &params_of, &runnable);
     // A built-in theme's error fails the run (the themes not started after it have no result).
-    for (i, result) in runnable.iter().zip(results.iter_mut()) {
-        if themes[*i].custom_source().is_none()
-            && matches!(result, Some(Err(_)))
-            && let Some(Err(e)) = result.take()
-        {
-            return Err(e);
-        }
+    let built_in_failed = runnable
+        .iter()
+        .zip(&results)
+        .position(|(i, r)| themes[*i].custom_source().is_none() && matches!(r, Some(Err(_))));
+    if let Some(k) = built_in_failed
+        && let Some(Err(e)) = results.swap_remove(k)
+    {
+        return Err(e);
     }
     let mut findings = Vec::new();
     for (i, result) in runnable.into_iter().zip(results) {
-        let theme = themes[i];
-        let result = result.expect("every theme ran when none failed");
-        outcomes[i] = Some(match result {
+        outcomes[i] = Some(match result.expect("every theme ran when none failed") {
             Ok((mut found, seconds)) => {
                 if let Some(sev) = params_of[i].1 {
                     found.iter_mut().for_each(|f| f.severity = sev);
@@ -193,8 +192,8 @@ pub fn run(
                 findings.append(&mut found);
                 Outcome::Ran { findings: n, seconds }
             }
-            Err(e) if theme.custom_source().is_some() => Outcome::Failed(e.to_string()),
-            Err(e) => return Err(e),
+            // Only a custom theme's error is left: its own failure, the others ran.
+            Err(e) => Outcome::Failed(e.to_string()),
         });
     }
     let runs = themes

@@ -230,11 +230,15 @@ impl Forest {
         }
         p
     }
+
+    /// The scores (probabilities of theft) of feature rows, in parallel.
+    fn scores(&self, rows: &[Vec<f64>]) -> Vec<f64> {
+        rows.par_iter().map(|r| sigmoid(self.log_odds(r))).collect()
+    }
 }
 
 fn predict(b: &GradientBooster, rows: &[Vec<f64>]) -> Vec<f64> {
-    let forest = Forest::of(b);
-    rows.par_iter().map(|r| sigmoid(forest.log_odds(r))).collect()
+    Forest::of(b).scores(rows)
 }
 
 /// The fold (0..5) of training row `i`: fixed, so a retrain gives the same calibration.
@@ -337,8 +341,7 @@ impl Model {
 
     /// Scores feature rows (parallel).
     pub fn score(&self, rows: &[Vec<f64>]) -> Vec<f64> {
-        let forest = self.forest();
-        rows.par_iter().map(|r| sigmoid(forest.log_odds(r))).collect()
+        self.forest().scores(rows)
     }
 
     /// Scores one series (its last [`WINDOW_DAYS`] days, as [`feature_row`] reads it) without

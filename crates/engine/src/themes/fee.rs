@@ -2,12 +2,10 @@
 //! 电费回收率低 (a station's bills due in the period, paid by the as-of date).
 
 use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use std::hash::BuildHasher;
-
 use datafusion::arrow::array::{Array, StringArray};
-
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
