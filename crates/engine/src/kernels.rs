@@ -151,7 +151,7 @@ pub fn column<'a>(b: &'a RecordBatch, name: &str) -> EngineResult<&'a ArrayRef> 
 }
 
 /// Every meter's total register on each day of `first..=last`, in hundredths ([`NONE`] when not
-/// collected).
+/// collected), and how far its time-of-use registers are from it.
 #[derive(Debug)]
 pub struct Registers {
     /// First day, days since 1970-01-01.
@@ -162,6 +162,9 @@ pub struct Registers {
     pub meters: Interner,
     /// meters x days.
     pub total: Vec<i64>,
+    /// meters x days: |peak + flat + valley - total| in hundredths, each register rounded to
+    /// hundredths first ([`NONE`] unless all four were collected).
+    pub tou_gap: Vec<i64>,
 }
 
 impl Registers {
@@ -175,6 +178,17 @@ impl Registers {
         (v != NONE).then_some(v)
     }
 
+    /// The gap between meter `m`'s time-of-use registers and its total on day `d` (None outside
+    /// the window or unless all four were collected).
+    pub fn tou_gap(&self, m: usize, d: i32) -> Option<i64> {
+        let k = d - self.first;
+        if k < 0 || k as usize >= self.days {
+            return None;
+        }
+        let v = self.tou_gap[m * self.days + k as usize];
+        (v != NONE).then_some(v)
+    }
+
     /// The days of `first..=last` on which meter `m`'s register is below the day before's
     /// (both collected), with the two registers: a register running backwards.
     pub fn reversals(&self, m: usize, first: i32, last: i32) -> impl Iterator<Item = (i32, i64, i64)> + '_ {
@@ -185,23 +199,33 @@ impl Registers {
     }
 }
 
-/// The registers of `first..=last`, shared by the themes of a session.
+/// The registers of `first..=last`, shared by the themes of a session (VOL-REVERSE, VOL-MISSING
+/// and VOL-TOU read them from one scan).
 pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<Registers>> {
     session.memo(&format!("registers/{first}/{last}"), || {
         let n = (last - first + 1).max(0) as usize;
         let sql = format!(
-            "SELECT meter_id, date, total FROM readings WHERE total IS NOT NULL AND date BETWEEN {} AND {}",
+            "SELECT meter_id, date, total, peak, flat, valley FROM readings
+             WHERE total IS NOT NULL AND date BETWEEN {} AND {}",
             date_lit(first),
             date_lit(last)
         );
-        let mut r = Registers { first, days: n, meters: Interner::default(), total: Vec::new() };
+        let mut r =
+            Registers { first, days: n, meters: Interner::default(), total: Vec::new(), tou_gap: Vec::new() };
         session.for_each_batch(&sql, "示数 / registers", |b| {
             let ids = r.meters.rows(column(b, "meter_id")?, true)?;
             let (ds, totals) = (date_array(b, "date")?, float_array(b, "total")?);
+            let tou = [float_array(b, "peak")?, float_array(b, "flat")?, float_array(b, "valley")?];
             r.total.resize(r.meters.len() * n, NONE);
+            r.tou_gap.resize(r.meters.len() * n, NONE);
             for (i, (d, t)) in ds.iter().zip(totals.iter()).enumerate() {
                 if let (Some(m), Some(d), Some(t)) = (ids[i], d, t) {
-                    r.total[m as usize * n + (d - first) as usize] = hundredths(t);
+                    let at = m as usize * n + (d - first) as usize;
+                    r.total[at] = hundredths(t);
+                    if tou.iter().all(|a| a.is_valid(i)) {
+                        let sum: i64 = tou.iter().map(|a| hundredths(a.value(i))).sum();
+                        r.tou_gap[at] = (sum - r.total[at]).abs();
+                    }
                 }
             }
             Ok(())

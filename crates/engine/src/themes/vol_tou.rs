@@ -1,12 +1,12 @@
 //! VOL-TOU 示值不平: some day of the period whose peak, flat and valley registers sum to more than
 //! 0.1% and more than 1 kWh (register units) away from the total register.
 
-use crate::columns::{days, ints, text};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
-use crate::session::{Session, date_lit};
+use crate::kernels::registers;
+use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
-use crate::themes::common::{meters, milli, sql_abs, sql_hundredths};
+use crate::themes::common::{meters, milli};
 
 /// 示值不平.
 pub struct VolTou;
@@ -23,52 +23,38 @@ impl Theme for VolTou {
     }
 
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
-        let (t, pk, f, v) = (
-            sql_hundredths("total"),
-            sql_hundredths("peak"),
-            sql_hundredths("flat"),
-            sql_hundredths("valley"),
-        );
-        // Exact integers: |p+f+v-t| x 1e6 > share(in millionths) x |t| and |p+f+v-t| > max_kwh x 100.
+        // Exact integers: |p+f+v-t| x 1e6 > share(in millionths) x |t| and |p+f+v-t| > max_kwh x 100,
+        // each register rounded to hundredths (from the register matrix VOL-REVERSE shares).
         let share = milli(p.get("max_share") * 1000.0);
         let max_h = (p.get("max_kwh") * 100.0).round() as i64;
-        let diff = sql_abs(&format!("{pk} + {f} + {v} - {t}"));
-        let tot = sql_abs(&t);
-        let sql = format!(
-            "SELECT meter_id, MIN(date) AS first_date, COUNT(*) AS bad_days, MAX(diff) AS max_diff
-             FROM (SELECT meter_id, date, {diff} AS diff, {tot} AS tot
-                   FROM readings
-                   WHERE date BETWEEN {} AND {} AND total IS NOT NULL AND peak IS NOT NULL
-                     AND flat IS NOT NULL AND valley IS NOT NULL)
-             WHERE CAST(diff AS DECIMAL(38,0)) * 1000000 > CAST({share} AS DECIMAL(38,0)) * CAST(tot AS DECIMAL(38,0))
-               AND diff > {max_h}
-             GROUP BY meter_id",
-            date_lit(w.first()),
-            date_lit(w.last())
-        );
+        let reg = registers(session, w.first() - 1, w.last())?;
         let all = meters(session)?;
         let mut out = Vec::new();
-        for b in session.run(&sql, "分时示数 / time-of-use registers")? {
-            let (ids, fd, n, md) = (
-                text(&b, "meter_id")?,
-                days(&b, "first_date")?,
-                ints(&b, "bad_days")?,
-                ints(&b, "max_diff")?,
-            );
-            for i in 0..b.num_rows() {
+        for (m, id) in reg.meters.names.iter().enumerate() {
+            // (first bad day, bad days, largest gap)
+            let mut bad: Option<(i32, i64, i64)> = None;
+            for d in w.first()..=w.last() {
+                let (Some(gap), Some(total)) = (reg.tou_gap(m, d), reg.get(m, d)) else { continue };
+                if i128::from(gap) * 1_000_000 > share * i128::from(total.abs()) && gap > max_h {
+                    let b = bad.get_or_insert((d, 0, 0));
+                    b.1 += 1;
+                    b.2 = b.2.max(gap);
+                }
+            }
+            if let Some((first_date, n, max_diff)) = bad {
                 out.push(self.finding(
                     w,
-                    &ids[i],
-                    all.get(&ids[i]).and_then(|m| m.station_id.clone()),
+                    id,
+                    all.get(id).and_then(|m| m.station_id.clone()),
                     &[
                         (
                             "first_date",
                             serde_json::Value::from(
-                                fd[i].map(|d| jicha_core::calendar::from_epoch_days(d).to_string()),
+                                jicha_core::calendar::from_epoch_days(first_date).to_string(),
                             ),
                         ),
-                        ("days", int(n[i].unwrap_or(0))),
-                        ("max_difference_kwh", num(md[i].unwrap_or(0) as f64 / 100.0)),
+                        ("days", int(n)),
+                        ("max_difference_kwh", num(max_diff as f64 / 100.0)),
                     ],
                 ));
             }
