@@ -168,25 +168,25 @@ pub struct Registers {
 }
 
 impl Registers {
-    /// The register of meter `m` on day `d` (None outside the window or not collected).
-    pub fn get(&self, m: usize, d: i32) -> Option<i64> {
+    /// Meter `m`'s cell of day `d` in one of the matrices (None outside the window or unknown).
+    fn cell(&self, matrix: &[i64], m: usize, d: i32) -> Option<i64> {
         let k = d - self.first;
         if k < 0 || k as usize >= self.days {
             return None;
         }
-        let v = self.total[m * self.days + k as usize];
+        let v = matrix[m * self.days + k as usize];
         (v != NONE).then_some(v)
+    }
+
+    /// The register of meter `m` on day `d` (None outside the window or not collected).
+    pub fn get(&self, m: usize, d: i32) -> Option<i64> {
+        self.cell(&self.total, m, d)
     }
 
     /// The gap between meter `m`'s time-of-use registers and its total on day `d` (None outside
     /// the window or unless all four were collected).
     pub fn tou_gap(&self, m: usize, d: i32) -> Option<i64> {
-        let k = d - self.first;
-        if k < 0 || k as usize >= self.days {
-            return None;
-        }
-        let v = self.tou_gap[m * self.days + k as usize];
-        (v != NONE).then_some(v)
+        self.cell(&self.tou_gap, m, d)
     }
 
     /// The days of `first..=last` on which meter `m`'s register is below the day before's
