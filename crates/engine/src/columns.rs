@@ -17,16 +17,20 @@ fn column(batch: &RecordBatch, name: &str, ty: &DataType) -> EngineResult<ArrayR
     cast(col, ty).map_err(|e| EngineError::Internal(format!("column {name}: {e}")))
 }
 
+fn array<A: Array + Clone + 'static>(batch: &RecordBatch, name: &str, ty: &DataType) -> EngineResult<A> {
+    column(batch, name, ty)?
+        .as_any()
+        .downcast_ref::<A>()
+        .cloned()
+        .ok_or_else(|| EngineError::Internal(format!("column {name}: unexpected type")))
+}
+
 macro_rules! typed {
     ($fn:ident, $array:ty, $ty:expr, $out:ty, $get:expr) => {
         /// The column as a vector of optional values.
         pub fn $fn(batch: &RecordBatch, name: &str) -> EngineResult<Vec<Option<$out>>> {
-            let col = column(batch, name, &$ty)?;
-            let a = col
-                .as_any()
-                .downcast_ref::<$array>()
-                .ok_or_else(|| EngineError::Internal(format!("column {name}: unexpected type")))?;
-            Ok((0..a.len()).map(|i| if a.is_null(i) { None } else { Some($get(a, i)) }).collect())
+            let a: $array = array(batch, name, &$ty)?;
+            Ok((0..a.len()).map(|i| if a.is_null(i) { None } else { Some($get(&a, i)) }).collect())
         }
     };
 }
@@ -43,14 +47,6 @@ typed!(
     i64,
     |a: &TimestampSecondArray, i| a.value(i)
 );
-
-fn array<A: Array + Clone + 'static>(batch: &RecordBatch, name: &str, ty: &DataType) -> EngineResult<A> {
-    column(batch, name, ty)?
-        .as_any()
-        .downcast_ref::<A>()
-        .cloned()
-        .ok_or_else(|| EngineError::Internal(format!("column {name}: unexpected type")))
-}
 
 /// A number column as an array, to read in place (the kernels' scans) rather than copy.
 pub fn float_array(batch: &RecordBatch, name: &str) -> EngineResult<Float64Array> {

@@ -74,16 +74,19 @@ impl Interner {
             let keys = dict.normalized_keys();
             let cached =
                 self.last.take().filter(|(held, mode, _)| *mode == add && Arc::ptr_eq(held, dict.values()));
+            // The rows' nulls read once from the buffer.
+            let nulls = col.nulls();
+            let is_null = |i: usize| nulls.is_some_and(|n| n.is_null(i));
             if cached.is_none() && dict.values().len() > 8 * col.len() {
                 // A new dictionary much larger than the batch: map the rows, not the dictionary.
-                return Ok((0..col.len())
-                    .map(|i| {
-                        let k = *keys.get(i)?;
-                        if col.is_valid(i) && values.is_valid(k) {
-                            self.map_one(values.value(k), add)
-                        } else {
-                            None
+                return Ok(keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &k)| {
+                        if is_null(i) || !values.is_valid(k) {
+                            return None;
                         }
+                        self.map_one(values.value(k), add)
                     })
                     .collect());
             }
@@ -93,13 +96,12 @@ impl Interner {
                 Some((_, _, mapped)) => mapped,
                 None => vec![UNMAPPED; dict.values().len()],
             };
-            // The rows' nulls read once from the buffer (a null value maps to UNKNOWN).
-            let nulls = col.nulls();
+            // A null value maps to UNKNOWN.
             let rows = keys
                 .iter()
                 .enumerate()
                 .map(|(i, &k)| {
-                    if nulls.is_some_and(|n| n.is_null(i)) {
+                    if is_null(i) {
                         return None;
                     }
                     if mapped[k] == UNMAPPED {
