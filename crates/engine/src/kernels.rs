@@ -8,7 +8,10 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
-use crate::columns::{date_array, days, float_array};
+use jicha_store::series::Series;
+
+use crate::columns::{date_array, float_array};
+use crate::day_blocks;
 use crate::error::{EngineError, EngineResult};
 use crate::session::{Session, date_lit};
 use crate::themes::common::{customers, hundredths};
@@ -123,6 +126,17 @@ impl Interner {
         Ok((0..strings.len())
             .map(|i| if strings.is_valid(i) { self.map_one(strings.value(i), add) } else { None })
             .collect())
+    }
+
+    /// The index of `id`, added when new, trying the last id mapped and the one after it first
+    /// (for ids met in the order they were first added).
+    pub fn intern_next(&mut self, id: &str) -> u32 {
+        self.map_one(id, true).expect("an id is added when new")
+    }
+
+    /// The index of `id` when known, trying the last id mapped and the one after it first.
+    pub fn find_next(&mut self, id: &str) -> Option<u32> {
+        self.map_one(id, false)
     }
 
     fn map_one(&mut self, id: &str, add: bool) -> Option<u32> {
@@ -309,24 +323,16 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
         let mut consumption = vec![0i64; areas.len() * n];
         let mut known = vec![0u32; areas.len() * n];
         if !cust.is_empty() {
-            let sql = format!(
-                "SELECT customer_id, date, kwh FROM daily_consumption WHERE date BETWEEN {} AND {}",
-                date_lit(first),
-                date_lit(last)
-            );
-            session.for_each_batch(&sql, "日用电量 / daily consumption", |b| {
-                let ids = cust.rows(column(b, "customer_id")?, false)?;
-                let (ds, kwh) = (date_array(b, "date")?, float_array(b, "kwh")?);
-                for (i, (d, k)) in ds.iter().zip(kwh.iter()).enumerate() {
-                    let (Some(c), Some(d), Some(k)) = (ids[i], d, k) else { continue };
-                    let (a, opened, closed) = cust_area[c as usize];
-                    if opened.is_some_and(|o| o <= d) && closed.is_none_or(|x| d < x) {
+            day_blocks::for_each_row(session, first, last, |id, from, cells| {
+                let Some(c) = cust.find_next(id) else { return };
+                let (a, opened, closed) = cust_area[c as usize];
+                for (d, k) in (from..).zip(cells) {
+                    if !k.is_nan() && opened.is_some_and(|o| o <= d) && closed.is_none_or(|x| d < x) {
                         let j = a as usize * n + (d - first) as usize;
-                        consumption[j] += hundredths(k);
+                        consumption[j] += hundredths(*k);
                         known[j] += 1;
                     }
                 }
-                Ok(())
             })?;
         }
         let cells = (0..areas.len() * n)
@@ -370,21 +376,10 @@ impl DailySeries {
 }
 
 /// The daily series of every customer with consumption in `first..=last`, shared through the
-/// session's memo.
+/// session's memo, from the dense blocks of the committed files ([`day_blocks::for_each_row`]).
 pub fn daily_series(session: &Session, first: i32, last: i32) -> EngineResult<Arc<DailySeries>> {
     session.memo(&format!("series/{first}/{last}"), || {
-        let sql = format!(
-            "SELECT customer_id, date, kwh FROM daily_consumption WHERE date BETWEEN {} AND {}",
-            date_lit(first),
-            date_lit(last)
-        );
         let width = (last - first + 1).max(0) as usize;
-        // The store's first day of consumption, before the window or in it.
-        let min_sql = "SELECT MIN(date) AS first_day FROM daily_consumption";
-        let mut min_day = None;
-        for b in session.run(min_sql, "日用电量起始日 / first day of consumption")? {
-            min_day = min_day.or(days(&b, "first_day")?.first().copied().flatten());
-        }
         // Room for every customer at once (when the archive is loaded): the matrix is not
         // copied as it grows, nor its pages cleared twice.
         let expected = session.row_count("customers") as usize * width;
@@ -393,21 +388,23 @@ pub fn daily_series(session: &Session, first: i32, last: i32) -> EngineResult<Ar
             first,
             days: width,
             values: Vec::with_capacity(expected),
-            min_day,
+            // The store's first day of consumption, before the window or in it.
+            min_day: session
+                .series_files(Series::DailyConsumption)
+                .iter()
+                .filter(|f| f.rows > 0)
+                .map(|f| f.min_day)
+                .min(),
         };
-        session.for_each_batch(&sql, "日用电量序列 / daily series", |b| {
-            let rows = s.customers.rows(column(b, "customer_id")?, true)?;
-            let (ds, kwh) = (date_array(b, "date")?, float_array(b, "kwh")?);
-            if s.values.len() < s.customers.len() * width {
-                s.values.resize(s.customers.len() * width, f32::NAN);
+        day_blocks::for_each_row(session, first, last, |id, from, cells| {
+            let r = s.customers.intern_next(id) as usize;
+            if s.values.len() < (r + 1) * width {
+                s.values.resize((r + 1) * width, f32::NAN);
             }
-            for (i, (d, k)) in ds.iter().zip(kwh.iter()).enumerate() {
-                let (Some(c), Some(d), Some(k)) = (rows[i], d, k) else { continue };
-                if d >= first && d <= last {
-                    s.values[c as usize * width + (d - first) as usize] = k as f32;
-                }
+            let at = r * width + (from - first) as usize;
+            for (out, k) in s.values[at..at + cells.len()].iter_mut().zip(cells) {
+                *out = if k.is_nan() { f32::NAN } else { *k as f32 };
             }
-            Ok(())
         })?;
         s.values.resize(s.customers.len() * width, f32::NAN);
         Ok(s)

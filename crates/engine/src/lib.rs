@@ -8,6 +8,7 @@ pub mod audit;
 pub mod columns;
 pub mod config;
 pub mod custom;
+pub mod day_blocks;
 pub mod error;
 pub mod finding;
 pub mod indicators;

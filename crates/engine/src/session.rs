@@ -19,7 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use jicha_core::calendar::{parse_date, parse_datetime, to_epoch_days};
 use jicha_core::schema::{ColumnType, Table};
 use jicha_store::DataDir;
-use jicha_store::relational::{data_version, open_read_only, relational_tables};
+use jicha_store::relational::{SeriesFile, data_version, open_read_only, relational_tables};
 use jicha_store::scan::manifest;
 use jicha_store::series::Series;
 use rusqlite::types::ValueRef;
@@ -61,6 +61,8 @@ pub struct Session {
     runtime: tokio::runtime::Runtime,
     presence: BTreeMap<String, Presence>,
     memo: Mutex<HashMap<String, Memo>>,
+    /// The manifest read when the session opened.
+    files: Vec<SeriesFile>,
 }
 
 impl Session {
@@ -80,6 +82,7 @@ impl Session {
             runtime,
             presence: BTreeMap::new(),
             memo: Mutex::new(HashMap::new()),
+            files: Vec::new(),
         };
         for series in Series::ALL {
             let paths: Vec<String> = files
@@ -99,6 +102,9 @@ impl Session {
             }
             session.presence.insert(series.name().to_string(), p);
         }
+        session.files = files;
+        // By series, for `series_files`.
+        session.files.sort_by(|a, b| a.series.cmp(&b.series));
         Ok(session)
     }
 
@@ -131,6 +137,13 @@ impl Session {
     /// Rows of a loaded table or series (0 when not loaded).
     pub fn row_count(&self, table: &str) -> u64 {
         self.presence.get(table).map_or(0, |p| p.rows)
+    }
+
+    /// The committed files of a series, as the manifest named them when the session opened.
+    pub fn series_files(&self, series: Series) -> &[SeriesFile] {
+        let at = self.files.partition_point(|f| f.series.as_str() < series.name());
+        let to = at + self.files[at..].partition_point(|f| f.series == series.name());
+        &self.files[at..to]
     }
 
     /// The data dir.

@@ -40,16 +40,9 @@ pub fn read(dir: &DataDir, table: &str, version: &str, schema: &Schema) -> Optio
 /// removes the table's snapshots of other versions. Failing to write only costs the next run
 /// the read from SQLite, so errors are returned for the caller to ignore.
 pub fn write(dir: &DataDir, table: &str, version: &str, batch: &RecordBatch) -> std::io::Result<()> {
-    let folder = folder(dir);
-    std::fs::create_dir_all(&folder)?;
     let target = path(dir, table, version);
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let n = WRITES.fetch_add(1, Ordering::Relaxed);
-    let tmp = folder.join(format!(".{table}.v{version}.{}-{n}.tmp", std::process::id()));
-    let result = (|| {
-        let mut w =
-            FileWriter::try_new(BufWriter::with_capacity(1 << 20, File::create(&tmp)?), &batch.schema())
-                .map_err(std::io::Error::other)?;
+    write_renamed(&target, |out| {
+        let mut w = FileWriter::try_new(out, &batch.schema()).map_err(std::io::Error::other)?;
         // Written in slices of a million rows, read back as such.
         let step = 1 << 20;
         let mut at = 0;
@@ -58,17 +51,36 @@ pub fn write(dir: &DataDir, table: &str, version: &str, batch: &RecordBatch) -> 
             w.write(&batch.slice(at, len)).map_err(std::io::Error::other)?;
             at += len;
         }
-        w.finish().map_err(std::io::Error::other)?;
-        let file = w.into_inner().map_err(std::io::Error::other)?.into_inner().map_err(|e| e.into_error())?;
+        w.finish().map_err(std::io::Error::other)
+    })?;
+    remove_other_versions(&folder(dir), table, &target);
+    Ok(())
+}
+
+/// Writes derived data into `target` through a temporary file beside it (`.<name>.<pid>-<n>.tmp`),
+/// synced and then renamed into place, so a reader sees the whole file or none; the folder is
+/// made when missing. A failed write leaves no temporary file behind.
+pub(crate) fn write_renamed(
+    target: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let folder = target.parent().ok_or_else(|| std::io::Error::other("a file without a folder"))?;
+    std::fs::create_dir_all(folder)?;
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = folder.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
+    let result = (|| {
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
-        std::fs::rename(&tmp, &target)
+        std::fs::rename(&tmp, target)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
-    result?;
-    remove_other_versions(&folder, table, &target);
-    Ok(())
+    result
 }
 
 /// Removes the table's other snapshots, and temporary files a killed run left (a write still in

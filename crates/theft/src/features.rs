@@ -207,34 +207,77 @@ fn from_key(k: i32) -> f32 {
     f32::from_bits((k ^ (((k >> 31) as u32) >> 1) as i32) as u32)
 }
 
-/// The keys in ascending order, by bytes from the lowest (a byte all keys share is skipped):
-/// a year of days sorts in a few passes instead of a comparison sort's thousands of branches.
-fn radix_sorted(keys: Vec<i32>) -> Vec<i32> {
-    // As unsigned numbers in the same order.
-    let mut a: Vec<u32> = keys.into_iter().map(|k| k as u32 ^ 0x8000_0000).collect();
-    let mut b = vec![0u32; a.len()];
-    for shift in [0, 8, 16, 24] {
-        let mut count = [0usize; 256];
-        for k in &a {
-            count[(k >> shift) as usize & 0xff] += 1;
+/// The quantiles the level features take.
+const QUANTILES: [f64; 5] = [0.5, 0.05, 0.25, 0.75, 0.95];
+
+/// Where quantile `q` of `len` sorted values falls: the two ranks around it and the position.
+fn quantile_ranks(q: f64, len: usize) -> (usize, usize, f64) {
+    let pos = q * (len - 1) as f64;
+    (pos.floor() as usize, pos.ceil() as usize, pos)
+}
+
+/// The days' keys with the ranks the quantiles and the largest day need put in place: each
+/// such key where a full sort would put it (every key before it not above it, every key after
+/// not below), by selecting one rank after another in the part of the keys that holds it,
+/// instead of sorting a year of days.
+struct Ranked {
+    keys: Vec<i32>,
+}
+
+impl Ranked {
+    /// Ranks the keys (at least one).
+    fn new(mut keys: Vec<i32>) -> Ranked {
+        assert!(!keys.is_empty());
+        let len = keys.len();
+        let mut ranks = [len - 1; 2 * QUANTILES.len() + 1];
+        for (k, q) in QUANTILES.iter().enumerate() {
+            let (lo, hi, _) = quantile_ranks(*q, len);
+            ranks[2 * k] = lo;
+            ranks[2 * k + 1] = hi;
         }
-        if count.contains(&a.len()) {
-            continue;
+        ranks.sort_unstable();
+        let mut unique = 0;
+        for k in 0..ranks.len() {
+            if k == 0 || ranks[k] != ranks[unique - 1] {
+                ranks[unique] = ranks[k];
+                unique += 1;
+            }
         }
-        let mut at = 0;
-        for c in count.iter_mut() {
-            let n = *c;
-            *c = at;
-            at += n;
-        }
-        for k in &a {
-            let d = (k >> shift) as usize & 0xff;
-            b[count[d]] = *k;
-            count[d] += 1;
-        }
-        std::mem::swap(&mut a, &mut b);
+        select_ranks(&mut keys, 0, &ranks[..unique]);
+        Ranked { keys }
     }
-    a.into_iter().map(|k| (k ^ 0x8000_0000) as i32).collect()
+
+    /// The value at a rank that was put in place.
+    fn at(&self, rank: usize) -> f64 {
+        f64::from(from_key(self.keys[rank]))
+    }
+
+    /// Quantile `q` (one of [`QUANTILES`]), as [`quantile`] over the sorted values gives it.
+    fn quantile(&self, q: f64) -> f64 {
+        debug_assert!(QUANTILES.contains(&q));
+        let (lo, hi, pos) = quantile_ranks(q, self.keys.len());
+        self.at(lo) + (self.at(hi) - self.at(lo)) * (pos - lo as f64)
+    }
+
+    /// The largest value.
+    fn max(&self) -> f64 {
+        self.at(self.keys.len() - 1)
+    }
+}
+
+/// Puts each of `ranks` (ascending, distinct, counted from `offset`, the rank of `keys[0]`) in
+/// place in `keys`: the middle one by selection, then those below it in the part before it and
+/// those above in the part after.
+fn select_ranks(keys: &mut [i32], offset: usize, ranks: &[usize]) {
+    if ranks.is_empty() {
+        return;
+    }
+    let mid = ranks.len() / 2;
+    let at = ranks[mid] - offset;
+    keys.select_nth_unstable(at);
+    let (below, from) = keys.split_at_mut(at);
+    select_ranks(below, offset, &ranks[..mid]);
+    select_ranks(&mut from[1..], offset + at + 1, &ranks[mid + 1..]);
 }
 
 /// Whether a finite number is whole (`fract() == 0`, without a call to the maths library).
@@ -242,12 +285,12 @@ fn is_whole(v: f64) -> bool {
     v.abs() >= 4_503_599_627_370_496.0 || v == (v as i64) as f64
 }
 
+#[cfg(test)]
 fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let pos = q * (sorted.len() - 1) as f64;
-    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    let (lo, hi, pos) = quantile_ranks(q, sorted.len());
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
@@ -255,21 +298,21 @@ fn ratio(a: f64, b: f64) -> f64 {
     if b > 0.0 && a.is_finite() { a / b } else { f64::NAN }
 }
 
-/// The level features of the days with a reading (`sorted` in ascending order): the mean, the
-/// standard deviation, their ratio, the median, the 5th, 25th, 75th and 95th percentiles and
-/// the largest day against the mean.
-fn levels(mean: f64, std: f64, sorted: &[f64]) -> [f64; 9] {
+/// The level features of the days with a reading (`quantile(q)` of them, and the largest): the
+/// mean, the standard deviation, their ratio, the median, the 5th, 25th, 75th and 95th
+/// percentiles and the largest day against the mean.
+fn levels(mean: f64, std: f64, quantile: impl Fn(f64) -> f64, max: f64) -> [f64; 9] {
     let share = |v: f64| if mean > 0.0 { v / mean } else { 0.0 };
     [
         mean,
         std,
         share(std),
-        quantile(sorted, 0.5),
-        quantile(sorted, 0.05),
-        quantile(sorted, 0.25),
-        quantile(sorted, 0.75),
-        quantile(sorted, 0.95),
-        share(sorted[sorted.len() - 1]),
+        quantile(QUANTILES[0]),
+        quantile(QUANTILES[1]),
+        quantile(QUANTILES[2]),
+        quantile(QUANTILES[3]),
+        quantile(QUANTILES[4]),
+        share(max),
     ]
 }
 
@@ -491,12 +534,14 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
     let m = values.len() as f64;
     let mean = values.iter().sum::<f64>() / m;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
-    // The days sorted as integers in the floats' total order (f32 -> f64 keeps that order, so
-    // the quantiles are those of sorting the f64 values); equal keys are the same number.
-    let keys = radix_sorted(keys);
-    let sorted: Vec<f64> =
-        if keys.is_empty() { vec![0.0] } else { keys.iter().map(|k| f64::from(from_key(*k))).collect() };
-    let median = quantile(&sorted, 0.5);
+    // The days as integers in the floats' total order (f32 -> f64 keeps that order, so the
+    // quantiles are those of sorting the f64 values; equal keys are the same number); a series
+    // without a reading ranks the single value 0.
+    if keys.is_empty() {
+        keys.push(total_order_key(0.0));
+    }
+    let ranked = Ranked::new(keys);
+    let median = ranked.quantile(0.5);
     let catch_up = if median > 0.0 { after_gap.iter().filter(|v| **v > 1.8 * median).count() } else { 0 };
     let mut o = 0;
     let mut put = |v: f64| {
@@ -507,15 +552,15 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
     put(lead as f64);
     put(gaps as f64);
     put(longest_gap as f64);
-    for v in levels(mean, std, &sorted) {
+    for v in levels(mean, std, |q| ranked.quantile(q), ranked.max()) {
         put(v);
     }
     put(zero_days as f64 / m);
     put(longest_zero as f64);
     put(zero_runs as f64);
     put(negative as f64);
-    // The days below a tenth of the median: where that bound falls in the sorted days.
-    put(if median > 0.0 { sorted.partition_point(|v| *v < 0.1 * median) as f64 / m } else { 1.0 });
+    // The days below a tenth of the median.
+    put(if median > 0.0 { values.iter().filter(|v| **v < 0.1 * median).count() as f64 / m } else { 1.0 });
     put(if pairs > 0 { repeats as f64 / pairs as f64 } else { f64::NAN });
     put(whole as f64 / m);
     put(catch_up as f64);
@@ -614,12 +659,8 @@ mod tests {
         let m = values.len() as f64;
         let mean = values.iter().sum::<f64>() / m;
         let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
-        // The days sorted as integers in the floats' total order (f32 -> f64 keeps that order, so
-        // the quantiles are those of sorting the f64 values); equal keys are the same number.
-        let keys: Vec<i32> = x.iter().filter(|v| v.is_finite()).map(|v| total_order_key(*v)).collect();
-        let keys = radix_sorted(keys);
-        let sorted: Vec<f64> =
-            if keys.is_empty() { vec![0.0] } else { keys.iter().map(|k| f64::from(from_key(*k))).collect() };
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
         let median = quantile(&sorted, 0.5);
         let (zero_runs, longest_zero) = runs(x, |v| v == 0.0);
         let mut catch_up = 0;
@@ -646,7 +687,7 @@ mod tests {
         put(lead as f64);
         put(gaps as f64);
         put(longest_gap as f64);
-        for v in levels(mean, std, &sorted) {
+        for v in levels(mean, std, |q| quantile(&sorted, q), sorted[sorted.len() - 1]) {
             put(v);
         }
         put(values.iter().filter(|v| **v == 0.0).count() as f64 / m);
@@ -807,18 +848,26 @@ mod tests {
     }
 
     #[test]
-    fn the_radix_sort_sorts_and_whole_numbers_are_told() {
+    fn the_ranks_the_quantiles_need_are_those_of_a_sort_and_whole_numbers_are_told() {
         let mut state = 12345u64;
-        let keys: Vec<i32> = (0..1000)
-            .map(|_| {
-                state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-                (state >> 32) as i32
-            })
-            .collect();
-        let mut expected = keys.clone();
-        expected.sort_unstable();
-        assert_eq!(radix_sorted(keys), expected);
-        assert_eq!(radix_sorted(vec![5, 5, 5]), vec![5, 5, 5]);
+        for len in [1, 2, 3, 7, 20, 21, 365, 1000] {
+            // Few distinct keys for the short ones (repeats), any key for the long ones.
+            let keys: Vec<i32> = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    let k = (state >> 32) as i32;
+                    if len < 100 { k % 4 } else { k }
+                })
+                .collect();
+            let mut sorted = keys.clone();
+            sorted.sort_unstable();
+            let ranked = Ranked::new(keys);
+            let values: Vec<f64> = sorted.iter().map(|k| f64::from(from_key(*k))).collect();
+            for q in QUANTILES {
+                assert_eq!(ranked.quantile(q).to_bits(), quantile(&values, q).to_bits(), "{len} days, q {q}");
+            }
+            assert_eq!(ranked.max().to_bits(), values[len - 1].to_bits());
+        }
         for v in [0.0, -0.0, 3.0, -7.0, 2.5, -0.25, 1e300, 0.1, 4_503_599_627_370_495.5] {
             assert_eq!(is_whole(v), v.fract() == 0.0, "{v}");
         }

@@ -1,11 +1,11 @@
 //! VOL-ZERO 零电量, VOL-DROP 电量骤降, VOL-SURGE 电量突增: a customer's known daily consumption
 //! in the period against itself and against the 90 days before it.
 
-use crate::columns::{date_array, float_array};
+use crate::day_blocks;
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
-use crate::kernels::{Interner, column};
-use crate::session::{Session, date_lit};
+use crate::kernels::Interner;
+use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, finding_of, need};
 use crate::themes::common::{customers, hundredths, milli, price_on, tariffs};
 
@@ -47,26 +47,22 @@ pub fn shared_months(
 }
 
 /// Every customer with a consumption row in the period or its baseline window of `base_days`,
-/// in one pass over the scan (a hand-written aggregate: ids mapped once per dictionary value, sums
-/// in exact hundredths), in the order customers are first met.
+/// in one pass over the dense blocks of the stored days (sums in exact hundredths), in the order
+/// customers are first met.
 pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec<Month>> {
     let (first, last) = (w.first(), w.last());
-    let sql = format!(
-        "SELECT customer_id, date, kwh FROM daily_consumption WHERE date BETWEEN {} AND {}",
-        date_lit(first - base_days),
-        date_lit(last)
-    );
     let mut ids = Interner::default();
     let mut out: Vec<Month> = Vec::new();
-    session.for_each_batch(&sql, "日用电量汇总 / consumption per customer", |b| {
-        let rows = ids.rows(column(b, "customer_id")?, true)?;
-        let (ds, kwh) = (date_array(b, "date")?, float_array(b, "kwh")?);
-        while out.len() < ids.len() {
-            out.push(Month { customer_id: ids.names[out.len()].clone(), ..Month::default() });
+    day_blocks::for_each_row(session, first - base_days, last, |id, from, cells| {
+        let c = ids.intern_next(id) as usize;
+        if c == out.len() {
+            out.push(Month { customer_id: id.to_string(), ..Month::default() });
         }
-        for (i, (d, k)) in ds.iter().zip(kwh.iter()).enumerate() {
-            let (Some(c), Some(d), Some(k)) = (rows[i], d, k) else { continue };
-            let m = &mut out[c as usize];
+        let m = &mut out[c];
+        for (d, &k) in (from..).zip(cells) {
+            if k.is_nan() {
+                continue;
+            }
             let h = hundredths(k);
             if d >= first {
                 m.known += 1;
@@ -85,7 +81,6 @@ pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec
                 m.base_sumsq += k * k;
             }
         }
-        Ok(())
     })?;
     Ok(out)
 }

@@ -1,0 +1,155 @@
+//! The dense day blocks the customer and theft themes read give what the query over the stored
+//! daily consumption gives, are built once and read after, survive being spoilt, and go with the
+//! files they come from.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chrono::Datelike;
+use common::{DataSet, day};
+use datafusion::arrow::array::Array;
+use jicha_core::calendar::to_epoch_days;
+use jicha_engine::Session;
+use jicha_engine::columns::{date_array, float_array, text};
+use jicha_engine::kernels::daily_series;
+use jicha_engine::session::date_lit;
+use jicha_ingest::pipeline::NoProgress;
+use jicha_ingest::{ImportOutcome, import};
+use jicha_store::DataDir;
+
+/// Each customer's days as the SQL over the series gives them: (customer, day) -> kWh or None.
+type Days = BTreeMap<String, BTreeMap<i32, Option<f64>>>;
+
+fn by_query(dir: &DataDir, first: i32, last: i32) -> Days {
+    let session = Session::open(dir).unwrap();
+    let sql = format!(
+        "SELECT customer_id, date, kwh FROM daily_consumption WHERE date BETWEEN {} AND {}",
+        date_lit(first),
+        date_lit(last)
+    );
+    let mut out = Days::new();
+    for b in session.run(&sql, "test").unwrap() {
+        let (ids, ds, kwh) = (
+            text(&b, "customer_id").unwrap(),
+            date_array(&b, "date").unwrap(),
+            float_array(&b, "kwh").unwrap(),
+        );
+        for (i, id) in ids.iter().enumerate() {
+            let k = (!kwh.is_null(i)).then(|| kwh.value(i));
+            out.entry(id.clone()).or_default().insert(ds.value(i), k);
+        }
+    }
+    out
+}
+
+/// The series the blocks give, as (customer, day) -> kWh (as f32) or None.
+fn by_blocks(dir: &DataDir, first: i32, last: i32) -> BTreeMap<String, Vec<Option<f32>>> {
+    let session = Session::open(dir).unwrap();
+    let s = daily_series(&session, first, last).unwrap();
+    assert_eq!(s.values.len(), s.customers.len() * s.days);
+    s.customers
+        .names
+        .iter()
+        .enumerate()
+        .map(|(r, id)| (id.clone(), s.row(r).iter().map(|v| (!v.is_nan()).then_some(*v)).collect()))
+        .collect()
+}
+
+/// Checks the blocks' series against the query's: the same customers, and each day's value.
+fn assert_same(dir: &DataDir, first: i32, last: i32) {
+    let expected = by_query(dir, first, last);
+    let got = by_blocks(dir, first, last);
+    assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "customers");
+    for (id, days) in &got {
+        for (k, v) in days.iter().enumerate() {
+            let want = expected[id].get(&(first + k as i32)).copied().flatten().map(|x| x as f32);
+            assert_eq!(*v, want, "{id} on day {}", first + k as i32);
+        }
+    }
+}
+
+fn blocks(dir: &DataDir) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let root = dir.root().join("cache/series/daily_consumption");
+    for month in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        for f in std::fs::read_dir(month.path()).unwrap().flatten() {
+            out.push(f.path());
+        }
+    }
+    out.sort();
+    out
+}
+
+fn set() -> DataSet {
+    let mut ds = DataSet::default();
+    // Days with gaps and days without a value, over two months.
+    ds.customer("A", "active", "2020-01-01", "", "", "")
+        .usage("A", "2026-02-01", "2026-03-31", |d| (d.day() % 5 != 0).then(|| d.day() as f64 * 1.25));
+    // Only before the window's first day (2026-02-10): not in the series.
+    ds.customer("EARLY", "active", "2020-01-01", "", "", "").usage(
+        "EARLY",
+        "2026-02-01",
+        "2026-02-09",
+        |_| Some(3.0),
+    );
+    // Only a day without a value inside the window: in the series, every day missing.
+    ds.customer("BLANK", "active", "2020-01-01", "", "", "").usage(
+        "BLANK",
+        "2026-03-03",
+        "2026-03-03",
+        |_| None,
+    );
+    // Values that f32 rounds, and zeros.
+    ds.customer("B", "active", "2020-01-01", "", "", "").usage("B", "2026-02-15", "2026-03-20", |d| {
+        Some(if d.day() % 3 == 0 { 0.0 } else { 1234.57 + d.day() as f64 / 100.0 })
+    });
+    ds
+}
+
+#[test]
+fn the_blocks_give_what_the_query_gives_and_are_built_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = set().import(tmp.path());
+    let (first, last) = (to_epoch_days(day("2026-02-10")), to_epoch_days(day("2026-03-31")));
+    assert!(blocks(&dir).is_empty(), "no block before the first read");
+    assert_same(&dir, first, last);
+    let written = blocks(&dir);
+    assert_eq!(written.len(), 2, "one block per stored file (February and March): {written:?}");
+    let stamps: Vec<_> = written.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+    // Read, not built again.
+    assert_same(&dir, first, last);
+    let again: Vec<_> = written.iter().map(|p| std::fs::metadata(p).unwrap().modified().unwrap()).collect();
+    assert_eq!(stamps, again);
+    // The customer and baseline themes read the same blocks: a window inside one month.
+    assert_same(&dir, to_epoch_days(day("2026-03-05")), to_epoch_days(day("2026-03-09")));
+}
+
+#[test]
+fn a_spoilt_block_is_built_again_and_a_replaced_file_takes_its_block_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = set().import(tmp.path());
+    let (first, last) = (to_epoch_days(day("2026-02-01")), to_epoch_days(day("2026-03-31")));
+    assert_same(&dir, first, last);
+    let written = blocks(&dir);
+    let size = std::fs::metadata(&written[1]).unwrap().len();
+    // Cut short, as a full disk or a kill would leave it.
+    std::fs::write(&written[1], b"JCDAYS01 and nothing else").unwrap();
+    assert_same(&dir, first, last);
+    assert_eq!(std::fs::metadata(&written[1]).unwrap().len(), size, "rebuilt whole");
+    // A new import of March replaces its file: its old block goes, the new data shows.
+    let mut more = DataSet::default();
+    more.customer("A", "active", "2020-01-01", "", "", "")
+        .usage("A", "2026-03-10", "2026-03-12", |_| Some(99.5));
+    let folder = tmp.path().join("more");
+    more.write(&folder);
+    assert!(matches!(import(&dir, &folder, &NoProgress).unwrap(), ImportOutcome::Committed { .. }));
+    assert_same(&dir, first, last);
+    let now = blocks(&dir);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(now.contains(&written[0]), "February's block kept");
+    assert!(!now.contains(&written[1]), "March's old block removed");
+    let got = by_blocks(&dir, first, last);
+    assert_eq!(got["A"][(to_epoch_days(day("2026-03-11")) - first) as usize], Some(99.5));
+}
