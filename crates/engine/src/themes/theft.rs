@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use crate::columns::text;
-use crate::error::EngineResult;
+use crate::error::{EngineError, EngineResult};
 use crate::finding::{Finding, int, num};
 use crate::kernels::{AreaDays, DailySeries, area_days, daily_series, registers};
 use crate::session::Session;
@@ -346,9 +346,17 @@ impl Theme for LossTheft {
 
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let with_readings = session.has_rows("readings") && session.has_rows("meters");
-        let features = LossTheft::features(session, w, with_readings)?;
         let model = Model::builtin();
-        let (series, model_scores) = crate::theft::model_scores(session, w.last(), model)?;
+        // The model reads and scores the year beside the month's features (they share the
+        // series through the memo; whichever asks first reads it).
+        let (features, scored) = std::thread::scope(|s| {
+            let scoring = s.spawn(|| crate::theft::model_scores(session, w.last(), model));
+            let features = LossTheft::features(session, w, with_readings);
+            let scored =
+                scoring.join().map_err(|_| EngineError::Internal("the model's scoring panicked".into()));
+            (features, scored)
+        });
+        let (features, (series, model_scores)) = (features?, scored??);
         let scored = LossTheft::score(&features, &series, model_scores.as_deref(), model, p);
         let picked = LossTheft::suspects(&features, &scored, p);
         let rows: Vec<usize> = picked.iter().filter_map(|i| scored[*i].model.map(|m| m.2)).collect();

@@ -1,12 +1,16 @@
 //! VOL-OVERCAP 超容量用电: contract_kva known and some known day of the period consumes more
 //! than contract_kva x 24 kWh.
 
-use crate::columns::{days, floats, ints, text};
+use std::collections::HashMap;
+
+use jicha_core::calendar::from_epoch_days;
+
+use crate::day_blocks;
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
-use crate::session::{Session, date_lit};
+use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
-use crate::themes::common::{milli, sql_hundredths, sql_round};
+use crate::themes::common::{customers, hundredths, milli};
 
 /// 超容量用电.
 pub struct VolOvercap;
@@ -20,43 +24,40 @@ impl Theme for VolOvercap {
     }
 
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
-        let h = sql_hundredths("d.kwh");
-        // kWh in hundredths > kva x hours x 100, in thousandths of the capacity to stay exact.
-        let limit = format!("{} * {} * 100", sql_round("c.contract_kva * 1000"), milli(p.get("hours")));
-        let sql = format!(
-            "SELECT c.customer_id, c.station_id, c.contract_kva, COUNT(*) AS days_over,
-                    MAX({h}) AS max_kwh, MIN(d.date) AS first_date
-             FROM daily_consumption d JOIN customers c ON c.customer_id = d.customer_id
-             WHERE d.date BETWEEN {} AND {} AND d.kwh IS NOT NULL AND c.contract_kva > 0
-               AND CAST({h} AS DECIMAL(38,0)) * 1000000 > CAST({limit} AS DECIMAL(38,0))
-             GROUP BY c.customer_id, c.station_id, c.contract_kva",
-            date_lit(w.first()),
-            date_lit(w.last())
-        );
-        let mut out = Vec::new();
-        for b in session.run(&sql, "超容量 / above capacity")? {
-            let (ids, st, kva) =
-                (text(&b, "customer_id")?, text(&b, "station_id")?, floats(&b, "contract_kva")?);
-            let (n, mx, fd) = (ints(&b, "days_over")?, ints(&b, "max_kwh")?, days(&b, "first_date")?);
-            for i in 0..b.num_rows() {
-                out.push(self.finding(
-                    w,
-                    &ids[i],
-                    Some(st[i].clone()),
-                    &[
-                        ("contract_kva", num(kva[i].unwrap_or(0.0))),
-                        ("limit_kwh", num(kva[i].unwrap_or(0.0) * p.get("hours"))),
-                        ("max_kwh", num(mx[i].unwrap_or(0) as f64 / 100.0)),
-                        ("days_over", int(n[i].unwrap_or(0))),
-                        (
-                            "first_date",
-                            serde_json::Value::from(
-                                fd[i].map(|d| jicha_core::calendar::from_epoch_days(d).to_string()),
-                            ),
-                        ),
-                    ],
-                ));
+        let cust = customers(session)?;
+        let hours = milli(p.get("hours"));
+        // Per customer over the limit: (days over, the largest of them, the first of them), kWh
+        // in hundredths against capacity x hours x 100 in thousandths of each, to stay exact.
+        let mut over: HashMap<String, (i64, i64, i32)> = HashMap::new();
+        day_blocks::for_each_row(session, w.first(), w.last(), |id, from, cells| {
+            let Some(c) = cust.get(id) else { return };
+            let Some(kva) = c.contract_kva.filter(|k| *k > 0.0) else { return };
+            let limit = milli(kva) * hours * 100;
+            for (d, k) in (from..).zip(cells) {
+                let h = hundredths(*k);
+                if k.is_nan() || i128::from(h) * 1_000_000 <= limit {
+                    continue;
+                }
+                let e = over.entry(id.to_string()).or_insert((0, h, d));
+                *e = (e.0 + 1, e.1.max(h), e.2.min(d));
             }
+        })?;
+        let mut out = Vec::new();
+        for (id, (days_over, max, first)) in over {
+            let c = &cust[&id];
+            let kva = c.contract_kva.unwrap_or(0.0);
+            out.push(self.finding(
+                w,
+                &id,
+                Some(c.station_id.clone()),
+                &[
+                    ("contract_kva", num(kva)),
+                    ("limit_kwh", num(kva * p.get("hours"))),
+                    ("max_kwh", num(max as f64 / 100.0)),
+                    ("days_over", int(days_over)),
+                    ("first_date", serde_json::Value::from(from_epoch_days(first).to_string())),
+                ],
+            ));
         }
         Ok(out)
     }
