@@ -193,6 +193,41 @@ fn fee_arrears_and_recovery() {
 }
 
 #[test]
+fn bill_ids_of_any_length_are_matched_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ds = DataSet::default();
+    ds.customer_as("A", "resident", "R1", "220V", "", "S01");
+    // Ids of 16 bytes and longer, one the other's start; Chinese ids (three bytes a character).
+    let bill_ids = [
+        "2024090245393929",
+        "2024090245393929-2",
+        "2024090245393929-20",
+        "账单-长编号-0000001",
+        "账单-长编号-0000002",
+        "B",
+    ];
+    let rows = bill_ids
+        .iter()
+        .map(|id| bill(id, "A", "2026-01", "200", "100", "R1", "", "", "2026-03-01"))
+        .collect::<Vec<_>>();
+    let pays = vec![
+        "P1,2024090245393929,2026-03-05,100".to_string(),
+        "P2,账单-长编号-0000001,2026-03-05,99.98".to_string(),
+        "P3,账单-长编号-0000002,2026-03-05,60".to_string(),
+        "P4,账单-长编号-0000002,2026-03-06,40".to_string(),
+        "P5,2024090245393929-20,2026-03-05,100".to_string(),
+    ];
+    ds.extra.push(("bills.csv", BILLS, rows));
+    ds.extra.push(("payments.csv", "payment_id,bill_id,paid_on,amount", pays));
+    let dir = ds.import(tmp.path());
+    let arrears = audit(&dir, "FEE-ARREARS");
+    assert_eq!(ids(&arrears), set(&["2024090245393929-2", "账单-长编号-0000001", "B"]));
+    let paid = |id: &str| arrears.iter().find(|f| f.entity_id == id).unwrap().evidence["paid"].clone();
+    assert_eq!(paid("账单-长编号-0000001"), 99.98);
+    assert_eq!(paid("2024090245393929-2"), 0.0);
+}
+
+#[test]
 fn recovery_rate_exactly_at_the_threshold_is_not_a_finding() {
     let tmp = tempfile::tempdir().unwrap();
     let mut ds = DataSet::default();

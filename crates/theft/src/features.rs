@@ -281,8 +281,19 @@ fn select_ranks(keys: &mut [i32], offset: usize, ranks: &[usize]) {
 }
 
 /// Whether a finite number is whole (`fract() == 0`, without a call to the maths library).
+#[cfg(test)]
 fn is_whole(v: f64) -> bool {
     v.abs() >= 4_503_599_627_370_496.0 || v == (v as i64) as f64
+}
+
+/// Whether a finite `f32` is whole, from its bits: no fraction bit below its exponent set.
+fn is_whole_f32(v: f32) -> bool {
+    let bits = v.to_bits() & 0x7fff_ffff;
+    let exponent = (bits >> 23) as i32 - 127;
+    if exponent < 0 {
+        return bits == 0;
+    }
+    exponent >= 23 || bits & ((1u32 << (23 - exponent)) - 1) == 0
 }
 
 #[cfg(test)]
@@ -492,7 +503,7 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
             keys.push(total_order_key(v));
             zero_days += usize::from(f == 0.0);
             negative += usize::from(f < 0.0);
-            whole += usize::from(is_whole(f));
+            whole += usize::from(is_whole_f32(v));
             b.0.add(f);
             if i < lead + (n - lead) / 2 {
                 first_half.add(f);
@@ -870,6 +881,16 @@ mod tests {
         }
         for v in [0.0, -0.0, 3.0, -7.0, 2.5, -0.25, 1e300, 0.1, 4_503_599_627_370_495.5] {
             assert_eq!(is_whole(v), v.fract() == 0.0, "{v}");
+        }
+        // Every 997th bit pattern of a float and its neighbours: the bits tell as `fract` does.
+        for bits in (0..=u32::MAX).step_by(997).flat_map(|b| [b, b.wrapping_add(1), b.wrapping_sub(1)]) {
+            let v = f32::from_bits(bits);
+            if v.is_finite() {
+                assert_eq!(is_whole_f32(v), f64::from(v).fract() == 0.0, "{v:e}");
+            }
+        }
+        for v in [0.0f32, -0.0, 1.0, -1.0, 0.5, 1.5, 8_388_607.5, 8_388_608.0, 16_777_217.0, f32::MAX] {
+            assert_eq!(is_whole_f32(v), f64::from(v).fract() == 0.0, "{v:e}");
         }
     }
 
