@@ -162,7 +162,9 @@ pub fn compute(
     // Audit orders due today (the morning after the day) and overdue.
     let today = (day + chrono::Days::new(1)).to_string();
     let (due, overdue) = if flow.database().exists() {
-        let conn = flow.connect().map_err(|e| jicha_engine::EngineError::Internal(e.to_string()))?;
+        // Opened with its tables made sure of: a database another process has only just created
+        // may not have them yet.
+        let conn = flow.open().map_err(|e| jicha_engine::EngineError::Internal(e.to_string()))?;
         jicha_flow::orders::due_and_overdue(&conn, &today)
             .map_err(|e| jicha_engine::EngineError::Internal(e.to_string()))?
     } else {
