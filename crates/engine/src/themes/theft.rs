@@ -307,23 +307,33 @@ impl LossTheft {
     /// Picks the suspects: in the top `top_share` of the run, or a rule score at least
     /// `threshold`, or a model probability at least `probability`; never below `min_score`.
     pub fn suspects(features: &[(String, Features)], scored: &[Suspicion], p: &Params) -> Vec<usize> {
-        let mut order: Vec<usize> = (0..scored.len()).collect();
-        order.sort_by(|a, b| {
+        // Higher score first, then by id (ids are unique: a total order).
+        let before = |a: &usize, b: &usize| {
             scored[*b].score.total_cmp(&scored[*a].score).then(features[*a].0.cmp(&features[*b].0))
-        });
-        let top = (p.get("top_share") * scored.len() as f64).ceil() as usize;
-        order
-            .into_iter()
+        };
+        let top = ((p.get("top_share") * scored.len() as f64).ceil() as usize).min(scored.len());
+        let mut order: Vec<usize> = (0..scored.len()).collect();
+        // The top of the run put first (selected, not sorted: a million customers), then those
+        // a threshold picks from the rest; only the picked are sorted.
+        if top > 0 && top < order.len() {
+            order.select_nth_unstable_by(top - 1, before);
+        }
+        let (min_score, threshold, probability) =
+            (p.get("min_score"), p.get("threshold"), p.get("probability"));
+        let mut picked: Vec<usize> = order
+            .iter()
             .enumerate()
             .filter(|(rank, i)| {
-                let s = &scored[*i];
-                s.score >= p.get("min_score")
+                let s = &scored[**i];
+                s.score >= min_score
                     && (*rank < top
-                        || s.rules.score >= p.get("threshold")
-                        || s.model.is_some_and(|(_, prob, _)| prob >= p.get("probability")))
+                        || s.rules.score >= threshold
+                        || s.model.is_some_and(|(_, prob, _)| prob >= probability))
             })
-            .map(|(_, i)| i)
-            .collect()
+            .map(|(_, i)| *i)
+            .collect();
+        picked.sort_unstable_by(before);
+        picked
     }
 }
 
