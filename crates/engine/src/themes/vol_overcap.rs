@@ -1,8 +1,6 @@
 //! VOL-OVERCAP 超容量用电: contract_kva known and some known day of the period consumes more
 //! than contract_kva x 24 kWh.
 
-use std::collections::HashMap;
-
 use jicha_core::calendar::from_epoch_days;
 
 use crate::day_blocks;
@@ -10,7 +8,7 @@ use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
-use crate::themes::common::{customers, hundredths, milli};
+use crate::themes::common::{ById, customers, hundredths, milli};
 
 /// 超容量用电.
 pub struct VolOvercap;
@@ -28,7 +26,7 @@ impl Theme for VolOvercap {
         let hours = milli(p.get("hours"));
         // Per customer over the limit: (days over, the largest of them, the first of them), kWh
         // in hundredths against capacity x hours x 100 in thousandths of each, to stay exact.
-        let mut over: HashMap<String, (i64, i64, i32)> = HashMap::new();
+        let mut over: ById<(i64, i64, i32)> = ById::default();
         day_blocks::for_each_row(session, w.first(), w.last(), |id, from, cells| {
             let Some(c) = cust.get(id) else { return };
             let Some(kva) = c.contract_kva.filter(|k| *k > 0.0) else { return };
@@ -38,8 +36,12 @@ impl Theme for VolOvercap {
                 if k.is_nan() || i128::from(h) * 1_000_000 <= limit {
                     continue;
                 }
-                let e = over.entry(id.to_string()).or_insert((0, h, d));
-                *e = (e.0 + 1, e.1.max(h), e.2.min(d));
+                match over.get_mut(id) {
+                    Some(e) => *e = (e.0 + 1, e.1.max(h), e.2.min(d)),
+                    None => {
+                        over.insert(id.to_string(), (1, h, d));
+                    }
+                }
             }
         })?;
         let mut out = Vec::new();
