@@ -348,24 +348,35 @@ fn trend([sn, st, sv, stt, stv]: [f64; 5], mean: f64) -> f64 {
 }
 
 /// The largest step: the split of the readings (at least 10 on each side) with the largest
-/// difference of means, signed (positive when the level fell), against the mean.
-fn largest_step(values: &[f64], mean: f64) -> f64 {
-    let mut step = 0.0f64;
-    if values.len() > 20 && mean > 0.0 {
-        let total: f64 = values.iter().sum();
-        let mut before = 0.0;
-        for k in 1..values.len() {
-            before += values[k - 1];
-            if k < 10 || values.len() - k < 10 {
-                continue;
-            }
-            let s = (before / k as f64 - (total - before) / (values.len() - k) as f64) / mean;
-            if s.abs() > step.abs() {
-                step = s;
-            }
-        }
+/// difference of means, signed (positive when the level fell), against the mean. `before[k]` is
+/// the sum of the first `k + 1` readings added in order from 0.0, `total` the sum of them all.
+///
+/// The value of computing each split's share of the mean in order and keeping the first
+/// largest: the largest difference is found first (two divisions a split, in a loop the
+/// compiler vectorises), then the first split whose difference against the mean rounds to the
+/// largest's (dividing by the mean keeps the order of magnitudes, and only a difference within a
+/// few units in the last place of the largest can round to it).
+fn largest_step(before: &[f64], total: f64, mean: f64) -> f64 {
+    let len = before.len();
+    if len <= 20 || mean.is_nan() || mean <= 0.0 {
+        return 0.0;
     }
-    step
+    // The splits after k = 10 ..= len - 10 readings.
+    let (lo, hi) = (10, len - 10);
+    let rest = len as f64;
+    let sums = &before[lo - 1..hi];
+    let mut diffs = vec![0.0f64; sums.len()];
+    for (j, (d, b)) in diffs.iter_mut().zip(sums).enumerate() {
+        let k = f64::from((lo + j) as i32);
+        *d = b / k - (total - b) / (rest - k);
+    }
+    let largest = diffs.iter().fold(0.0f64, |m, d| m.max(d.abs()));
+    let target = largest / mean;
+    if target.is_nan() || target <= 0.0 {
+        return 0.0;
+    }
+    let cut = largest * (1.0 - 1e-12);
+    diffs.iter().filter(|d| d.abs() >= cut).map(|d| d / mean).find(|s| s.abs() == target).unwrap_or(target)
 }
 
 /// The variation across the days of the week, from the mean of each weekday with a reading.
@@ -378,7 +389,7 @@ fn weekday_cv(means: &[f64]) -> f64 {
 /// The sums a correlation of pairs of days needs, added pair by pair.
 #[derive(Default)]
 struct Pairs {
-    n: f64,
+    n: usize,
     sa: f64,
     sb: f64,
     saa: f64,
@@ -387,9 +398,11 @@ struct Pairs {
 }
 
 impl Pairs {
-    fn add(&mut self, a: f32, b: f32) {
-        let (a, b) = (a as f64, b as f64);
-        self.n += 1.0;
+    /// Adds the pair when `both` days have a reading; otherwise adds 0.0 to every sum, which
+    /// leaves it as it was (a sum from 0.0 is never -0.0), so the loop needs no branch.
+    fn add(&mut self, a: f32, b: f32, both: bool) {
+        let (a, b) = if both { (a as f64, b as f64) } else { (0.0, 0.0) };
+        self.n += usize::from(both);
         self.sa += a;
         self.sb += b;
         self.saa += a * a;
@@ -399,7 +412,7 @@ impl Pairs {
 
     /// The correlation (NaN under 20 pairs or without variation).
     fn correlation(&self) -> f64 {
-        let n = self.n;
+        let n = self.n as f64;
         if n < 20.0 {
             return f64::NAN;
         }
@@ -412,28 +425,76 @@ impl Pairs {
     }
 }
 
-/// Runs of days where a condition holds, day by day: (count, longest) when finished.
-#[derive(Default)]
-struct Runs {
-    count: usize,
-    longest: usize,
-    current: usize,
+/// Days as bits: bit `i % 64` of word `i / 64` is day `i`.
+struct DayBits {
+    words: Vec<u64>,
+    days: usize,
 }
 
-impl Runs {
-    fn push(&mut self, holds: bool) {
-        if holds {
-            self.current += 1;
-        } else if self.current > 0 {
-            self.count += 1;
-            self.longest = self.longest.max(self.current);
-            self.current = 0;
-        }
+impl DayBits {
+    /// The days of `x` where `holds` is true.
+    fn of(x: &[f32], holds: impl Fn(f32) -> bool) -> DayBits {
+        let words = x
+            .chunks(64)
+            .map(|c| c.iter().enumerate().fold(0u64, |w, (k, v)| w | u64::from(holds(*v)) << k))
+            .collect();
+        DayBits { words, days: x.len() }
     }
 
-    fn finish(mut self) -> (usize, usize) {
-        self.push(false);
-        (self.count, self.longest)
+    /// Days `[from, to)` that are set.
+    fn count(&self, from: usize, to: usize) -> usize {
+        let mut n = 0;
+        let mut i = from;
+        while i < to {
+            let take = (64 - i % 64).min(to - i);
+            let w = self.words[i / 64] >> (i % 64);
+            n += (if take == 64 { w } else { w & ((1u64 << take) - 1) }).count_ones() as usize;
+            i += take;
+        }
+        n
+    }
+
+    /// The runs of set days from day `from` on: (count, longest), a run at a time.
+    fn runs(&self, from: usize) -> (usize, usize) {
+        let (mut count, mut longest, mut current) = (0, 0, 0);
+        let mut i = from;
+        while i < self.days {
+            let w = self.words[i / 64] >> (i % 64);
+            let left = (64 - i % 64).min(self.days - i);
+            if w & 1 == 1 {
+                let len = (w.trailing_ones() as usize).min(left);
+                current += len;
+                i += len;
+            } else {
+                if current > 0 {
+                    count += 1;
+                    longest = longest.max(current);
+                    current = 0;
+                }
+                i += (w.trailing_zeros() as usize).min(left);
+            }
+        }
+        if current > 0 {
+            count += 1;
+            longest = longest.max(current);
+        }
+        (count, longest)
+    }
+
+    /// The days set here whose day before is set in `before`, in order.
+    fn after<'a>(&'a self, before: &'a DayBits) -> impl Iterator<Item = usize> + 'a {
+        self.words.iter().enumerate().flat_map(move |(k, w)| {
+            // The last day of the word before is carried into this word's first day.
+            let carry = if k > 0 { before.words[k - 1] >> 63 } else { 0 };
+            let mut m = w & (before.words[k] << 1 | carry);
+            std::iter::from_fn(move || {
+                (m != 0).then(|| {
+                    let b = m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    64 * k + b
+                })
+            })
+        })
     }
 }
 
@@ -445,11 +506,6 @@ struct Mean {
 }
 
 impl Mean {
-    fn add(&mut self, v: f64) {
-        self.sum += v;
-        self.n += 1;
-    }
-
     fn get(self) -> f64 {
         if self.n == 0 { f64::NAN } else { self.sum / self.n as f64 }
     }
@@ -458,92 +514,111 @@ impl Mean {
 /// The features of one series (NaN = no reading), written into `out` (length [`COUNT`]); a
 /// feature that cannot be computed (too few readings) is NaN, which the model treats as missing.
 ///
-/// One pass over the days gathers every sum and count that does not need the median or the
-/// mean; each sum adds its days in the days' order, so the values are those of computing each
-/// feature on its own. A series without a reading counts as the single value 0.
+/// A pass over the days, block by block, gathers every sum and count that does not need the
+/// median or the mean; the pairs of consecutive days and of days a week apart, and the week's
+/// days, have a pass each. Each sum adds its days in the days' order from 0.0 (a day that does not
+/// count adds 0.0, which leaves such a sum as it was), so the values are those of computing each
+/// feature on its own, to the last bit. A series without a reading counts as the single value 0.
 pub fn compute(x: &[f32], out: &mut [f64]) {
     assert_eq!(out.len(), COUNT);
     let n = x.len();
-    let mut values: Vec<f64> = Vec::with_capacity(n);
-    let mut keys: Vec<i32> = Vec::with_capacity(n);
-    let mut lead = n;
-    let (mut gaps, mut zeros) = (Runs::default(), Runs::default());
-    let (mut missing, mut zero_days, mut negative, mut whole) = (0usize, 0usize, 0usize, 0usize);
-    // Days with a reading right after a day without one (catch-up candidates).
-    let mut after_gap: Vec<f64> = Vec::new();
-    let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
+    // Sums of day indices and their squares are whole numbers, exact as integers and as floats.
+    debug_assert!(n < 1 << 17);
+    let (nans, zeros, finite) =
+        (DayBits::of(x, f32::is_nan), DayBits::of(x, |v| v == 0.0), DayBits::of(x, f32::is_finite));
+    // The readings, the sum of the readings after each (the largest step's splits, the first
+    // half) and the readings' keys: each day writes its slot and a day with a reading moves on.
+    let (mut values, mut before, mut keys) = (vec![0.0f64; n + 1], vec![0.0f64; n + 1], vec![0i32; n + 1]);
+    let mut readings = 0;
+    let lead = x.iter().position(|v| v.is_finite()).unwrap_or(n);
+    // The halves of the days from the first reading on.
+    let mid = lead + (n - lead) / 2;
+    let (mut negative, mut whole) = (0usize, 0usize);
+    // Each block's mean, missing days and zero days.
     let mut blocks = [(Mean::default(), 0usize, 0usize); BLOCKS];
-    let (mut first_half, mut second_half) = (Mean::default(), Mean::default());
-    let (mut sn, mut st, mut sv, mut stt, mut stv) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    let mut week = [Mean::default(); 7];
-    let (mut lag1, mut lag7) = (Pairs::default(), Pairs::default());
-    let (mut block, mut block_end) = (0, block_range(0, n).1);
-    let mut day = 0;
-    for (i, &v) in x.iter().enumerate() {
-        while i >= block_end && block + 1 < BLOCKS {
-            block += 1;
-            block_end = block_range(block, n).1;
-        }
-        let finite = v.is_finite();
-        let nan = v.is_nan();
-        if finite && lead == n {
-            lead = i;
-        }
-        if lead < n {
-            gaps.push(nan);
-        }
-        zeros.push(v == 0.0);
-        missing += usize::from(nan);
-        let b = &mut blocks[block];
-        b.1 += usize::from(nan);
-        b.2 += usize::from(v == 0.0);
-        if finite {
-            let f = v as f64;
-            values.push(f);
-            keys.push(total_order_key(v));
-            zero_days += usize::from(f == 0.0);
-            negative += usize::from(f < 0.0);
-            whole += usize::from(is_whole_f32(v));
-            b.0.add(f);
-            if i < lead + (n - lead) / 2 {
-                first_half.add(f);
-            } else {
-                second_half.add(f);
-            }
-            let t = i as f64;
-            sn += 1.0;
-            st += t;
+    let mut second_half = 0.0;
+    let (mut sv, mut stv) = (0.0, 0.0);
+    let (mut st, mut stt) = (0u64, 0u64);
+    for (k, block) in blocks.iter_mut().enumerate() {
+        let (from, to) = block_range(k, n);
+        let mut sum = 0.0;
+        for (i, &v) in x[from..to].iter().enumerate() {
+            let i = from + i;
+            let finite = v.is_finite();
+            let f = if finite { v as f64 } else { 0.0 };
+            sum += f;
             sv += f;
-            stt += t * t;
-            stv += t * f;
-            week[day].add(f);
-        }
-        if i >= 1 {
-            let before = x[i - 1];
-            if before.is_nan() && finite {
-                after_gap.push(v as f64);
-            }
-            if before.is_finite() && finite {
-                pairs += 1;
-                repeats += usize::from(before == v);
-                change += (v as f64 - before as f64).abs();
-                lag1.add(before, v);
+            stv += i as f64 * f;
+            second_half += if i >= mid { f } else { 0.0 };
+            values[readings] = f;
+            before[readings] = sv;
+            keys[readings] = total_order_key(v);
+            readings += usize::from(finite);
+            if finite {
+                negative += usize::from(v < 0.0);
+                whole += usize::from(is_whole_f32(v));
+                st += i as u64;
+                stt += (i * i) as u64;
             }
         }
-        if i >= 7 && x[i - 7].is_finite() && finite {
-            lag7.add(x[i - 7], v);
-        }
-        day = if day == 6 { 0 } else { day + 1 };
+        let known = finite.count(from, to);
+        *block = (Mean { sum, n: known }, nans.count(from, to), zeros.count(from, to));
     }
-    let (gaps, longest_gap) = gaps.finish();
-    let (zero_runs, longest_zero) = zeros.finish();
+    values.truncate(readings);
+    before.truncate(readings);
+    keys.truncate(readings);
+    let missing = nans.count(0, n);
+    let mut zero_days = zeros.count(0, n);
+    let halves = {
+        let first = finite.count(0, mid);
+        (
+            Mean { sum: if first > 0 { before[first - 1] } else { 0.0 }, n: first },
+            Mean { sum: second_half, n: readings - first },
+        )
+    };
+    let mut week = [Mean::default(); 7];
+    let mut weeks = x.chunks_exact(7);
+    for days in &mut weeks {
+        for (w, v) in week.iter_mut().zip(days) {
+            w.sum += if v.is_finite() { *v as f64 } else { 0.0 };
+            w.n += usize::from(v.is_finite());
+        }
+    }
+    for (w, v) in week.iter_mut().zip(weeks.remainder()) {
+        w.sum += if v.is_finite() { *v as f64 } else { 0.0 };
+        w.n += usize::from(v.is_finite());
+    }
+    let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
+    let mut lag1 = Pairs::default();
+    for d in x.windows(2) {
+        let (a, b) = (d[0], d[1]);
+        let both = a.is_finite() && b.is_finite();
+        pairs += usize::from(both);
+        repeats += usize::from(both && a == b);
+        change += if both { (b as f64 - a as f64).abs() } else { 0.0 };
+        lag1.add(a, b, both);
+    }
+    let mut lag7 = Pairs::default();
+    for (a, b) in x.iter().zip(x.iter().skip(7)) {
+        lag7.add(*a, *b, a.is_finite() && b.is_finite());
+    }
+    let (gaps, longest_gap) = if lead < n { nans.runs(lead) } else { (0, 0) };
+    let (zero_runs, longest_zero) = zeros.runs(0);
+    // The sums from 0.0 and from -0.0 (`Iterator::sum`'s start) differ only when every reading
+    // is -0.0.
+    let total = if sv == 0.0 && readings > 0 && values.iter().all(|v| v.to_bits() == (-0.0f64).to_bits()) {
+        -0.0
+    } else {
+        sv
+    };
+    let sn = readings as f64;
     if values.is_empty() {
         values.push(0.0);
         zero_days = 1;
         whole = 1;
     }
     let m = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / m;
+    let mean = total / m;
     let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / m).sqrt();
     // The days as integers in the floats' total order (f32 -> f64 keeps that order, so the
     // quantiles are those of sorting the f64 values; equal keys are the same number); a series
@@ -553,7 +628,12 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
     }
     let ranked = Ranked::new(keys);
     let median = ranked.quantile(0.5);
-    let catch_up = if median > 0.0 { after_gap.iter().filter(|v| **v > 1.8 * median).count() } else { 0 };
+    // Readings right after a day without one, above 1.8 times the median.
+    let catch_up = if median > 0.0 {
+        finite.after(&nans).filter(|i| f64::from(x[*i]) > 1.8 * median).count()
+    } else {
+        0
+    };
     let mut o = 0;
     let mut put = |v: f64| {
         out[o] = v;
@@ -590,9 +670,9 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
         put(b.2 as f64 / (to - from).max(1) as f64);
     }
     put(lowest_to_highest);
-    put(if n - lead > 2 { ratio(second_half.get(), first_half.get()) } else { f64::NAN });
-    put(trend([sn, st, sv, stt, stv], mean));
-    put(largest_step(&values, mean));
+    put(if n - lead > 2 { ratio(halves.1.get(), halves.0.get()) } else { f64::NAN });
+    put(trend([sn, st as f64, sv, stt as f64, stv], mean));
+    put(largest_step(&before, total, mean));
     let wk: Vec<f64> = week.iter().filter(|w| w.n > 0).map(|w| w.get()).collect();
     put(weekday_cv(&wk));
     put(lag1.correlation());
@@ -637,6 +717,70 @@ mod tests {
             return f64::NAN;
         }
         (sab / n - sa / n * sb / n) / (va * vb).sqrt()
+    }
+
+    /// The largest step as first written: every split's share of the mean, the first largest kept.
+    fn largest_step_reference(values: &[f64], mean: f64) -> f64 {
+        let mut step = 0.0f64;
+        if values.len() > 20 && mean > 0.0 {
+            let total: f64 = values.iter().sum();
+            let mut before = 0.0;
+            for k in 1..values.len() {
+                before += values[k - 1];
+                if k < 10 || values.len() - k < 10 {
+                    continue;
+                }
+                let s = (before / k as f64 - (total - before) / (values.len() - k) as f64) / mean;
+                if s.abs() > step.abs() {
+                    step = s;
+                }
+            }
+        }
+        step
+    }
+
+    #[test]
+    fn the_largest_step_is_the_first_largest_split_as_computed_one_by_one() {
+        let mut state = 7u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut cases: Vec<Vec<f64>> = vec![
+            vec![5.0; 100],
+            // A rise and a fall of the same size: the first split wins.
+            (0..90).map(|i| if (30..60).contains(&i) { 8.0 } else { 2.0 }).collect(),
+            (0..21).map(f64::from).collect(),
+            vec![0.0; 40],
+            vec![-0.0; 40],
+        ];
+        for len in [21, 22, 50, 365] {
+            for _ in 0..200 {
+                let level = 0.01 + 50.0 * next();
+                // Few distinct values (ties between splits) or any value.
+                let coarse = next() < 0.5;
+                cases.push(
+                    (0..len)
+                        .map(|_| {
+                            let v = level * next();
+                            if coarse { (v * 2.0).round() / 2.0 } else { f64::from(v as f32) }
+                        })
+                        .collect(),
+                );
+            }
+        }
+        for values in cases {
+            let total: f64 = values.iter().sum();
+            let mean = total / values.len() as f64;
+            let mut before = Vec::new();
+            let mut sum = 0.0;
+            for v in &values {
+                sum += v;
+                before.push(sum);
+            }
+            let want = largest_step_reference(&values, mean);
+            assert_eq!(largest_step(&before, total, mean).to_bits(), want.to_bits(), "{values:?}");
+        }
     }
 
     /// Runs of days where `pred` holds: (count, longest).
@@ -743,7 +887,7 @@ mod tests {
             stv += t * v;
         }
         put(trend([sn, st, sv, stt, stv], mean));
-        put(largest_step(&values, mean));
+        put(largest_step_reference(&values, mean));
         let mut week = [(0.0, 0usize); 7];
         for (v, day) in x.iter().zip((0..7).cycle()) {
             if v.is_finite() {
