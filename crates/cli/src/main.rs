@@ -361,22 +361,34 @@ fn census(dir: &DataDir, command: CensusCommand) -> anyhow::Result<u8> {
 /// Exit codes: 0 success, 2 bad input, 1 any other failure.
 const BAD_INPUT: u8 = 2;
 
-/// Lets the allocator take its memory from the system in large pages (2 MiB, where the kernel
-/// grants transparent huge pages on request): the audit's tables and hash maps of gigabytes are
-/// then reached through far fewer page-table entries (at 1 M customers the audit took 27 s
-/// instead of 30). `MIMALLOC_ALLOW_LARGE_OS_PAGES` set in the environment is left to decide.
-fn allow_large_pages() {
-    if std::env::var_os("MIMALLOC_ALLOW_LARGE_OS_PAGES").is_none()
-        && std::env::var_os("MIMALLOC_LARGE_OS_PAGES").is_none()
-    {
+/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e`, v2 and v3; the binding names no
+/// constant for it).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Tunes the allocator for the audit's large, short-lived tables, unless the environment sets
+/// the option (`MIMALLOC_...`):
+/// - memory from the system in large pages (2 MiB, where the kernel grants transparent huge pages
+///   on request): the tables and hash maps of gigabytes are reached through far fewer page-table
+///   entries;
+/// - memory freed is given back to the system after 10 s instead of 1 s, so a table freed by one
+///   theme serves the next instead of being returned and faulted in (and zeroed) again.
+///
+/// At 1 M customers the audit took 24.8-25.8 s instead of 29.9 s, at the same peak RSS.
+fn tune_allocator() {
+    let unset = |names: &[&str]| names.iter().all(|n| std::env::var_os(n).is_none());
+    if unset(&["MIMALLOC_ALLOW_LARGE_OS_PAGES", "MIMALLOC_LARGE_OS_PAGES"]) {
         // SAFETY: sets one of the allocator's options; mimalloc reads it when it next asks the
         // system for memory, and any value is valid.
         unsafe { libmimalloc_sys::mi_option_set(libmimalloc_sys::mi_option_large_os_pages, 1) };
     }
+    if unset(&["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]) {
+        // SAFETY: as above; the delay is in milliseconds.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10_000) };
+    }
 }
 
 fn main() -> ExitCode {
-    allow_large_pages();
+    tune_allocator();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => ExitCode::from(code),
