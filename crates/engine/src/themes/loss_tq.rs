@@ -1,7 +1,7 @@
 //! LOSS-TQ-HIGH 台区高损 and LOSS-TQ-NEG 台区负损: a transformer area's loss rate over the
 //! period's valid days (a supply figure and every customer active that day known).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
@@ -55,7 +55,7 @@ pub const AREA_LOOKBACK_DAYS: i32 = 30;
 fn area_prices(session: &Session, w: &Window) -> EngineResult<HashMap<String, f64>> {
     let tariffs = tariffs(session)?;
     let cust = customers(session)?;
-    let mut sums: HashMap<&str, (f64, f64)> = HashMap::new();
+    let mut sums: HashMap<&str, (f64, f64)> = HashMap::default();
     for c in cust.values() {
         if let (Some(tq), Some(p)) = (&c.tq_id, price_on(&tariffs, &c.tariff_code, w)) {
             let e = sums.entry(tq).or_default();
@@ -97,7 +97,7 @@ fn run_loss(
     high: bool,
 ) -> EngineResult<Vec<Finding>> {
     let valid_share = milli(p.get("min_valid_share"));
-    let prices = if high { area_prices(session, w)? } else { HashMap::new() };
+    let prices = if high { area_prices(session, w)? } else { HashMap::default() };
     let mut out = Vec::new();
     for a in area_months(session, w)? {
         if 1000 * i128::from(a.valid_days) < valid_share * i128::from(w.days()) || a.supply <= 0 {

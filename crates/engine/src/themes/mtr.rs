@@ -1,6 +1,6 @@
 //! The meter themes: MTR-OVERDUE 电能表超期未检, MTR-MULTIPLIER 倍率档案不符, MTR-SEAL 封印异常.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use chrono::Months;
 use jicha_core::calendar::{from_epoch_days, to_epoch_days};
@@ -177,7 +177,7 @@ impl Theme for MtrSeal {
     fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
         // The latest check of each customer: latest checked_on, ties broken by the larger check_id.
         let sql = "SELECT check_id, customer_id, checked_on, seal_intact FROM field_checks";
-        let mut latest: HashMap<String, (i32, String, Option<bool>)> = HashMap::new();
+        let mut latest: HashMap<String, (i32, String, Option<bool>)> = HashMap::default();
         for b in session.run(sql, "现场检查 / field checks")? {
             let (id, cust, on, seal) = (
                 text(&b, "check_id")?,

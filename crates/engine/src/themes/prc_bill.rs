@@ -2,7 +2,7 @@
 //! PRC-BASIC 基本电费漏收, PRC-PF 力调电费未执行. Money is `Decimal`, recomputed by
 //! `jicha_core::tariff` exactly as the generator issues bills.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use jicha_core::tariff::{bill_differs, version_on};
 use rust_decimal::Decimal;
@@ -135,7 +135,7 @@ impl Theme for PrcBill {
             w.period.year(),
             w.period
         );
-        let mut earlier: HashMap<String, Decimal> = HashMap::new();
+        let mut earlier: HashMap<String, Decimal> = HashMap::default();
         for b in session.run(&sql, "本年此前电量 / earlier kWh of the year")? {
             let (ids, kwh) = (text(&b, "customer_id")?, floats(&b, "kwh")?);
             for (id, k) in ids.into_iter().zip(kwh) {

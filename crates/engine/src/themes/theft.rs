@@ -16,7 +16,8 @@
 //! fill a quota). The evidence carries both scores, each rule signal's contribution and the
 //! model's strongest signals as `model_<feature>` = the feature's value.
 
-use std::collections::HashMap;
+// Maps keyed by customer, meter and area ids, a million entries at a time: hashed with foldhash.
+use foldhash::HashMap;
 
 use crate::columns::text;
 use crate::error::{EngineError, EngineResult};
@@ -76,7 +77,7 @@ pub struct Suspicion {
 fn area_losses(days: &AreaDays, from: i32, to: i32) -> HashMap<String, (i64, i64)> {
     let (a, b) =
         ((from - days.first).max(0) as usize, ((to - days.first + 1).max(0) as usize).min(days.days));
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for (i, id) in days.areas.names.iter().enumerate() {
         let (mut s, mut c) = (0, 0);
         for d in days.area(i)[a..b].iter().filter(|d| d.valid) {
@@ -124,7 +125,7 @@ fn year_ratios(
         })
         .collect();
     let areas: Vec<Option<String>> = series.customers.names.iter().map(|id| area_of(id)).collect();
-    let mut by_area: HashMap<&str, [Vec<f64>; 4]> = HashMap::new();
+    let mut by_area: HashMap<&str, [Vec<f64>; 4]> = HashMap::default();
     for (c, a) in areas.iter().enumerate() {
         if let Some(a) = a {
             let e = by_area.entry(a.as_str()).or_default();
@@ -160,7 +161,7 @@ fn year_ratios(
 /// register matrix VOL-REVERSE and VOL-MISSING share.
 pub fn reversals(session: &Session, w: &Window) -> EngineResult<HashMap<String, i64>> {
     let reg = registers(session, w.first() - 1, w.last())?;
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for (i, id) in reg.meters.names.iter().enumerate() {
         let n = reg.reversals(i, w.first(), w.last()).count() as i64;
         if n > 0 {
@@ -184,7 +185,7 @@ impl LossTheft {
         let before = area_losses(&matrix, w.first() - AREA_LOOKBACK_DAYS, w.first() - 1);
         let rate =
             |x: Option<&(i64, i64)>| x.filter(|(s, _)| *s > 0).map(|(s, c)| (s - c) as f64 / *s as f64);
-        let mut customer_reversals: HashMap<String, i64> = HashMap::new();
+        let mut customer_reversals: HashMap<String, i64> = HashMap::default();
         if with_readings {
             let rev = reversals(session, w)?;
             if !rev.is_empty() {
@@ -239,7 +240,7 @@ impl LossTheft {
             out.push((m.customer_id.clone(), f));
         }
         // Each area's median ratio of its customers with a baseline.
-        let mut ratios: HashMap<&str, Vec<f64>> = HashMap::new();
+        let mut ratios: HashMap<&str, Vec<f64>> = HashMap::default();
         for (id, f) in &out {
             if let Some(t) = cust.get(id).and_then(|c| c.tq_id.as_ref())
                 && f.base_known >= 30
