@@ -16,19 +16,25 @@ use crate::theme::{Need, Params, Theme, Window, need};
 use crate::themes::common::{customers, tariffs};
 use crate::themes::vol_customer::{DEFAULT_BASELINE_DAYS, shared_months};
 
-/// Yuan or kWh to the cent (hundredth), undoing binary floating point.
+/// Yuan or kWh to the cent (hundredth), undoing binary floating point; an amount within a
+/// millionth of a cent of a whole cent (every amount written with two decimals) is that cent
+/// without the detour through the float's exact decimal expansion.
 pub fn cents(x: f64) -> Option<Decimal> {
-    Decimal::from_f64(x).map(|d| d.round_dp(2))
+    match near_cent(x) {
+        Some(c) => Some(Decimal::new(c, 2)),
+        None => Decimal::from_f64(x).map(|d| d.round_dp(2)),
+    }
 }
 
-/// [`cents`] as a whole number of cents; an amount within a millionth of a cent of a whole cent
-/// (every amount written with two decimals) takes no detour through a decimal.
-pub fn whole_cents(x: f64) -> Option<i64> {
+/// The whole number of cents `x` is within a millionth of a cent of, if any.
+fn near_cent(x: f64) -> Option<i64> {
     let y = x * 100.0;
-    if y.is_finite() && y.abs() < 1e15 && (y - y.round()).abs() < 1e-6 {
-        return Some(y.round() as i64);
-    }
-    cents(x).and_then(|d| (d * Decimal::ONE_HUNDRED).to_i64())
+    (y.is_finite() && y.abs() < 1e15 && (y - y.round()).abs() < 1e-6).then(|| y.round() as i64)
+}
+
+/// [`cents`] as a whole number of cents.
+pub fn whole_cents(x: f64) -> Option<i64> {
+    near_cent(x).or_else(|| cents(x).and_then(|d| (d * Decimal::ONE_HUNDRED).to_i64()))
 }
 
 fn dnum(d: Decimal) -> serde_json::Value {
@@ -321,5 +327,30 @@ impl Theme for PrcPf {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cents_are_the_floats_exact_value_to_the_cent() {
+        let reference = |x: f64| Decimal::from_f64(x).map(|d| d.round_dp(2));
+        let mut state = 5u64;
+        let mut values =
+            vec![0.0, -0.0, 0.1 + 0.2, 1.005, 2.675, -3.335, 1e14 + 0.01, 123.456_789, 1e-7, 5e-3];
+        for _ in 0..100_000 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let c = (state >> 20) as i64 % 100_000_000 - 50_000_000;
+            // Amounts written with two decimals, and some with more.
+            values.push(c as f64 / 100.0);
+            values.push(c as f64 / 1000.0);
+        }
+        for x in values {
+            assert_eq!(cents(x), reference(x), "{x}");
+            assert_eq!(whole_cents(x), reference(x).and_then(|d| (d * Decimal::ONE_HUNDRED).to_i64()), "{x}");
+        }
+        assert_eq!(cents(f64::NAN), None);
     }
 }
