@@ -454,6 +454,11 @@ impl DayBits {
         n
     }
 
+    /// The first day that is set.
+    fn first(&self) -> Option<usize> {
+        self.words.iter().position(|w| *w != 0).map(|k| 64 * k + self.words[k].trailing_zeros() as usize)
+    }
+
     /// The runs of set days from day `from` on: (count, longest), a run at a time.
     fn runs(&self, from: usize) -> (usize, usize) {
         let (mut count, mut longest, mut current) = (0, 0, 0);
@@ -530,7 +535,7 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
     // half) and the readings' keys: each day writes its slot and a day with a reading moves on.
     let (mut values, mut before, mut keys) = (vec![0.0f64; n + 1], vec![0.0f64; n + 1], vec![0i32; n + 1]);
     let mut readings = 0;
-    let lead = x.iter().position(|v| v.is_finite()).unwrap_or(n);
+    let lead = finite.first().unwrap_or(n);
     // The halves of the days from the first reading on.
     let mid = lead + (n - lead) / 2;
     let (mut negative, mut whole) = (0usize, 0usize);
