@@ -582,16 +582,11 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
         )
     };
     let mut week = [Mean::default(); 7];
-    let mut weeks = x.chunks_exact(7);
-    for days in &mut weeks {
+    for days in x.chunks(7) {
         for (w, v) in week.iter_mut().zip(days) {
             w.sum += if v.is_finite() { *v as f64 } else { 0.0 };
             w.n += usize::from(v.is_finite());
         }
-    }
-    for (w, v) in week.iter_mut().zip(weeks.remainder()) {
-        w.sum += if v.is_finite() { *v as f64 } else { 0.0 };
-        w.n += usize::from(v.is_finite());
     }
     let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
     let mut lag1 = Pairs::default();
@@ -724,6 +719,14 @@ mod tests {
         (sab / n - sa / n * sb / n) / (va * vb).sqrt()
     }
 
+    /// Numbers in [0, 1) drawn from `seed` (a linear congruential generator: the same every run).
+    fn uniform(mut state: u64) -> impl FnMut() -> f64 {
+        move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     /// The largest step as first written: every split's share of the mean, the first largest kept.
     fn largest_step_reference(values: &[f64], mean: f64) -> f64 {
         let mut step = 0.0f64;
@@ -746,11 +749,7 @@ mod tests {
 
     #[test]
     fn the_largest_step_is_the_first_largest_split_as_computed_one_by_one() {
-        let mut state = 7u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(7);
         let mut cases: Vec<Vec<f64>> = vec![
             vec![5.0; 100],
             // A rise and a fall of the same size: the first split wins.
@@ -910,11 +909,7 @@ mod tests {
 
     #[test]
     fn the_single_pass_gives_the_features_of_one_pass_each() {
-        let mut state = 99u64;
-        let mut next = move || {
-            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(99);
         for (case, n) in [0usize, 1, 5, 11, 30, 200, 365, 365, 365, 365, 400].into_iter().enumerate() {
             for round in 0..40 {
                 let level = 1.0 + 40.0 * next();
