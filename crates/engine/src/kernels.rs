@@ -51,6 +51,14 @@ impl Interner {
         i
     }
 
+    /// Room for `n` ids before the index grows.
+    pub fn with_capacity(n: usize) -> Interner {
+        let mut ids = Interner::default();
+        ids.index.reserve(n);
+        ids.names.reserve(n);
+        ids
+    }
+
     /// The index of `id`, when known.
     pub fn get(&self, id: &str) -> Option<u32> {
         self.index.get(id).copied()
@@ -226,8 +234,15 @@ pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<R
             date_lit(first),
             date_lit(last)
         );
-        let mut r =
-            Registers { first, days: n, meters: Interner::default(), total: Vec::new(), tou_gap: Vec::new() };
+        // Room for every meter of the archive at once: the matrices are not copied as they grow.
+        let expected = session.row_count("meters") as usize * n;
+        let mut r = Registers {
+            first,
+            days: n,
+            meters: Interner::with_capacity(session.row_count("meters") as usize),
+            total: Vec::with_capacity(expected),
+            tou_gap: Vec::with_capacity(expected),
+        };
         session.for_each_batch(&sql, "示数 / registers", |b| {
             let ids = r.meters.rows(column(b, "meter_id")?, true)?;
             let (ds, totals) = (date_array(b, "date")?, float_array(b, "total")?);
@@ -307,7 +322,7 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
         supply.resize(areas.len() * n, None);
         // Customers of those areas, and how many are active each day.
         let all = customers(session)?;
-        let mut cust = Interner::default();
+        let mut cust = Interner::with_capacity(all.len());
         let mut cust_area: Vec<(u32, Option<i32>, Option<i32>)> = Vec::new();
         let mut active = vec![0u32; areas.len() * n];
         for (id, c) in all.iter() {
@@ -384,7 +399,7 @@ pub fn daily_series(session: &Session, first: i32, last: i32) -> EngineResult<Ar
         // copied as it grows, nor its pages cleared twice.
         let expected = session.row_count("customers") as usize * width;
         let mut s = DailySeries {
-            customers: Interner::default(),
+            customers: Interner::with_capacity(session.row_count("customers") as usize),
             first,
             days: width,
             values: Vec::with_capacity(expected),

@@ -11,6 +11,7 @@ pub mod custom;
 pub mod day_blocks;
 pub mod error;
 pub mod finding;
+pub mod id_table;
 pub mod indicators;
 pub mod kernels;
 pub mod session;

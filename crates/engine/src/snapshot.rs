@@ -8,12 +8,16 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::buffer::Buffer;
 use datafusion::arrow::datatypes::Schema;
-use datafusion::arrow::ipc::reader::FileReader;
+use datafusion::arrow::ipc::convert::fb_to_schema;
+use datafusion::arrow::ipc::reader::{FileDecoder, read_footer_length};
 use datafusion::arrow::ipc::writer::FileWriter;
+use datafusion::arrow::ipc::{Block, root_as_footer};
 use jicha_store::DataDir;
 
 /// The folder of the snapshots.
@@ -26,14 +30,41 @@ fn path(dir: &DataDir, table: &str, version: &str) -> PathBuf {
 }
 
 /// The snapshot of `table` at `version` as its batches, when one was written with `schema` (this
-/// build's) and reads whole.
+/// build's) and reads whole. The file is mapped, not read: its columns are the page cache's pages
+/// (no copy, no fresh memory cleared for it), held for as long as a batch refers to them.
 pub fn read(dir: &DataDir, table: &str, version: &str, schema: &Schema) -> Option<Vec<RecordBatch>> {
     let file = File::open(path(dir, table, version)).ok()?;
-    let reader = FileReader::try_new(std::io::BufReader::with_capacity(1 << 20, file), None).ok()?;
-    if *reader.schema() != *schema {
+    // SAFETY: a snapshot is written beside its place and renamed into it, and never written or
+    // cut short once there (a newer version is another file; removing this one leaves the
+    // mapping whole), so the mapped bytes do not change while they are read.
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.ok()?;
+    decode(&Buffer::from(bytes::Bytes::from_owner(map)), schema)
+}
+
+/// The batches of an Arrow IPC file held in `buf` (slices of it, not copies), when its schema is
+/// `schema`.
+fn decode(buf: &Buffer, schema: &Schema) -> Option<Vec<RecordBatch>> {
+    let n = buf.len();
+    let trailer: [u8; 10] = buf.get(n.checked_sub(10)?..)?.try_into().ok()?;
+    let footer_len = read_footer_length(trailer).ok()?;
+    let footer = root_as_footer(buf.get(n.checked_sub(10 + footer_len)?..n - 10)?).ok()?;
+    let stored = fb_to_schema(footer.schema()?);
+    if stored != *schema {
         return None;
     }
-    reader.collect::<Result<_, _>>().ok()
+    let mut decoder = FileDecoder::new(Arc::new(stored), footer.version());
+    let block_of = |b: &Block| {
+        let (at, len) = (b.offset() as usize, b.metaDataLength() as usize + b.bodyLength() as usize);
+        (at.checked_add(len)? <= n).then(|| buf.slice_with_length(at, len))
+    };
+    for b in footer.dictionaries().iter().flatten() {
+        decoder.read_dictionary(b, &block_of(b)?).ok()?;
+    }
+    let mut out = Vec::new();
+    for b in footer.recordBatches()?.iter() {
+        out.extend(decoder.read_record_batch(b, &block_of(b)?).ok()?);
+    }
+    Some(out)
 }
 
 /// Writes the snapshot of `table` at `version` (into a temporary file renamed into place) and

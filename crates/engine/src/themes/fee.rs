@@ -2,16 +2,16 @@
 //! 电费回收率低 (a station's bills due in the period, paid by the as-of date).
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::array::Array;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use crate::columns::{date_array, float_array, strings, texts};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
+use crate::id_table::IdTable;
 use crate::session::{Session, date_lit};
 use crate::theme::{Need, Param, Params, Theme, Window, need};
 use crate::themes::common::customers;
@@ -29,121 +29,24 @@ struct Owed {
 
 /// What each bill had been paid by the as-of date, in cents (payments counted to the cent one
 /// by one; a bill without a payment is absent). FEE-ARREARS and FEE-RECOVERY share it: one pass
-/// over the payments instead of a join of every bill with an aggregate of every payment in each.
-/// A bill id of up to 16 bytes (as the marketing systems' are) is held in the table's entry
-/// itself, so a lookup compares it there; a longer one stays in the scan's string arrays and
-/// the entry says where (11 M payments at a million customers).
-pub struct PaidByBill {
-    /// The scan's arrays of bill ids, kept only when some id is longer than an entry holds.
-    ids: Vec<StringArray>,
-    table: hashbrown::HashTable<Paid>,
-    hasher: foldhash::fast::FixedState,
-}
-
-/// Bytes of a bill id an entry holds.
-const HELD: usize = 16;
-
-/// One bill's entry: its id (held, zero-padded, with its length; or, for a longer id, the
-/// batch and row of its first payment in the first eight bytes) and the cents paid.
-struct Paid {
-    id: [u8; HELD],
-    /// The id's length, or [`ELSEWHERE`].
-    len: u32,
-    cents: i64,
-}
-
-/// The length of an id not held in its entry.
-const ELSEWHERE: u32 = u32::MAX;
-
-/// An id as an entry holds it, when it fits.
-fn held(id: &str) -> Option<[u8; HELD]> {
-    let bytes = id.as_bytes();
-    (bytes.len() <= HELD).then(|| {
-        let mut out = [0u8; HELD];
-        out[..bytes.len()].copy_from_slice(bytes);
-        out
-    })
-}
-
-impl PaidByBill {
-    /// Whether entry `e` is the bill `id` (`inline`: the id as held, when it fits).
-    fn is(ids: &[StringArray], e: &Paid, id: &str, inline: Option<&[u8; HELD]>) -> bool {
-        match inline {
-            Some(bytes) => e.len as usize == id.len() && e.id == *bytes,
-            None => e.len == ELSEWHERE && Self::elsewhere(ids, e) == id,
-        }
-    }
-
-    /// The id of an entry whose id is not held in it.
-    fn elsewhere<'a>(ids: &'a [StringArray], e: &Paid) -> &'a str {
-        let batch = u32::from_le_bytes(e.id[..4].try_into().expect("four bytes"));
-        let row = u32::from_le_bytes(e.id[4..8].try_into().expect("four bytes"));
-        ids[batch as usize].value(row as usize)
-    }
-
-    /// The hash of an entry's id (that of the id itself).
-    fn hash_of(hasher: &foldhash::fast::FixedState, ids: &[StringArray], e: &Paid) -> u64 {
-        if e.len == ELSEWHERE {
-            hasher.hash_one(Self::elsewhere(ids, e))
-        } else {
-            hasher.hash_one(std::str::from_utf8(&e.id[..e.len as usize]).expect("held from a str"))
-        }
-    }
-
-    /// The cents paid on a bill by the as-of date (None: no payment).
-    pub fn get(&self, bill_id: &str) -> Option<i64> {
-        let hash = self.hasher.hash_one(bill_id);
-        let inline = held(bill_id);
-        self.table.find(hash, |e| Self::is(&self.ids, e, bill_id, inline.as_ref())).map(|e| e.cents)
-    }
-}
-
-fn paid_by_bill(session: &Session, as_of: i32) -> EngineResult<Arc<PaidByBill>> {
+/// over the payments instead of a join of every bill with an aggregate of every payment in each
+/// (11 M payments at a million customers).
+fn paid_by_bill(session: &Session, as_of: i32) -> EngineResult<Arc<IdTable<i64>>> {
     session.memo(&format!("paid-by-bill/{as_of}"), || {
         let sql = format!(
             "SELECT bill_id, amount FROM payments
              WHERE paid_on <= {} AND bill_id IS NOT NULL AND amount IS NOT NULL",
             date_lit(as_of)
         );
-        let hasher = foldhash::fast::FixedState::default();
         // Room for a payment per bill at once: the table is not rebuilt as it grows.
-        let mut table = hashbrown::HashTable::with_capacity(session.row_count("payments") as usize);
-        let mut all: Vec<StringArray> = Vec::new();
-        let mut any_elsewhere = false;
+        let mut table = IdTable::with_capacity(session.row_count("payments") as usize);
         session.for_each_batch(&sql, "实收 / payments", |b| {
             let (ids, amounts) = (strings(b, "bill_id")?, float_array(b, "amount")?);
-            let batch = all.len() as u32;
-            all.push(ids);
-            let ids = &all[batch as usize];
-            for (row, amount) in amounts.iter().enumerate() {
-                let Some(c) = amount.and_then(whole_cents) else { continue };
-                let id = ids.value(row);
-                let inline = held(id);
-                let entry = table.entry(
-                    hasher.hash_one(id),
-                    |e| PaidByBill::is(&all, e, id, inline.as_ref()),
-                    |e| PaidByBill::hash_of(&hasher, &all, e),
-                );
-                match entry {
-                    hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().cents += c,
-                    hashbrown::hash_table::Entry::Vacant(v) => {
-                        let e = match inline {
-                            Some(bytes) => Paid { id: bytes, len: id.len() as u32, cents: c },
-                            None => {
-                                any_elsewhere = true;
-                                let mut at = [0u8; HELD];
-                                at[..4].copy_from_slice(&batch.to_le_bytes());
-                                at[4..8].copy_from_slice(&(row as u32).to_le_bytes());
-                                Paid { id: at, len: ELSEWHERE, cents: c }
-                            }
-                        };
-                        v.insert(e);
-                    }
-                }
-            }
+            let cents = |i: usize| amounts.is_valid(i).then(|| whole_cents(amounts.value(i))).flatten();
+            table.add_all(b.num_rows(), |i| Some((ids.value(i), cents(i)?)), |paid, c| *paid += c);
             Ok(())
         })?;
-        Ok(PaidByBill { ids: if any_elsewhere { all } else { Vec::new() }, table, hasher })
+        Ok(table)
     })
 }
 
@@ -162,14 +65,15 @@ fn owed(
          WHERE amount > 0 AND due_on IS NOT NULL {filter}"
     );
     let mut out = Vec::new();
+    let mut found = Vec::new();
     session.for_each_batch(&sql, "账单 / bills", |b| {
         let ids = strings(b, "bill_id")?;
         let (amount, due) = (float_array(b, "amount")?, date_array(b, "due_on")?);
         let mut rows = Vec::new();
+        paid.get_all(b.num_rows(), |i| ids.is_valid(i).then(|| ids.value(i)), &mut found);
         for (i, (amount, due_on)) in amount.iter().zip(due.iter()).enumerate() {
             let (Some(amount), Some(due_on)) = (amount.and_then(whole_cents), due_on) else { continue };
-            let id = if ids.is_null(i) { None } else { Some(ids.value(i)) };
-            let p = id.and_then(|id| paid.get(id)).unwrap_or(0);
+            let p = found[i].unwrap_or(0);
             if keep(amount, due_on, p) {
                 rows.push((i, Decimal::new(amount, 2), due_on, Decimal::new(p, 2)));
             }

@@ -51,8 +51,9 @@ pub fn shared_months(
 /// customers are first met.
 pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec<Month>> {
     let (first, last) = (w.first(), w.last());
-    let mut ids = Interner::default();
-    let mut out: Vec<Month> = Vec::new();
+    let customers = session.row_count("customers") as usize;
+    let mut ids = Interner::with_capacity(customers);
+    let mut out: Vec<Month> = Vec::with_capacity(customers);
     day_blocks::for_each_row(session, first - base_days, last, |id, from, cells| {
         let c = ids.intern_next(id) as usize;
         if c == out.len() {
