@@ -8,9 +8,10 @@ use jicha_core::tariff::{bill_differs, version_on};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
-use crate::columns::{floats, text, texts};
+use crate::columns::{float_array, floats, strings, text, texts};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
+use crate::id_table::IdTable;
 use crate::session::Session;
 use crate::theme::{Need, Params, Theme, Window, need};
 use crate::themes::common::{customers, tariffs};
@@ -135,19 +136,25 @@ impl Theme for PrcBill {
     fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
         let tariffs = tariffs(session)?;
         let cust = customers(session)?;
-        // kWh of each customer's earlier bills of the same year (yearly stepped tariffs).
+        // kWh of each customer's earlier bills of the same year (yearly stepped tariffs), summed
+        // exactly as decimals (each bill's kWh to the cent when it is one, as the store holds
+        // them), a batch of bills at a time into a table by customer.
         let sql = format!(
-            "SELECT customer_id, SUM(kwh) AS kwh FROM bills WHERE period >= '{}-01' AND period < '{}' GROUP BY customer_id",
+            "SELECT customer_id, kwh FROM bills
+             WHERE period >= '{}-01' AND period < '{}' AND customer_id IS NOT NULL AND kwh IS NOT NULL",
             w.period.year(),
             w.period
         );
-        let mut earlier: HashMap<String, Decimal> = HashMap::default();
-        for b in session.run(&sql, "本年此前电量 / earlier kWh of the year")? {
-            let (ids, kwh) = (text(&b, "customer_id")?, floats(&b, "kwh")?);
-            for (id, k) in ids.into_iter().zip(kwh) {
-                earlier.insert(id, k.and_then(cents).unwrap_or_default());
-            }
-        }
+        let mut earlier: IdTable<Decimal> = IdTable::with_capacity(session.row_count("customers") as usize);
+        session.for_each_batch(&sql, "本年此前电量 / earlier kWh of the year", |b| {
+            let (ids, kwh) = (strings(b, "customer_id")?, float_array(b, "kwh")?);
+            let exact = |k: f64| match near_cent(k) {
+                Some(c) => Some(Decimal::new(c, 2)),
+                None => Decimal::from_f64(k),
+            };
+            earlier.add_all(b.num_rows(), |i| Some((ids.value(i), exact(kwh.value(i))?)), |sum, k| *sum += k);
+            Ok(())
+        })?;
         let mut out = Vec::new();
         for bill in bills_of(session, w)? {
             let Some(c) = cust.get(&bill.customer_id) else { continue };
@@ -158,7 +165,7 @@ impl Theme for PrcBill {
             };
             let kva = c.contract_kva.filter(|k| *k > 0.0).and_then(Decimal::from_f64);
             let pf = bill.pf_adjustment.and_then(cents);
-            let before = earlier.get(&bill.customer_id).copied().unwrap_or_default();
+            let before = earlier.get(&bill.customer_id).map(|k| k.round_dp(2)).unwrap_or_default();
             // A two-part bill without a contract capacity is not checked (None).
             let Some(re) = t.charges(kwh, before, kva, pf) else { continue };
             if bill_differs(amount, re.amount) {

@@ -211,11 +211,13 @@ impl LossTheft {
             Some(if var <= 1e-9 * mean * mean { 0.0 } else { var.sqrt() / mean })
         };
         let mut out = Vec::new();
+        // Each kept customer's area, beside `out` (the archive asked once per customer).
+        let mut areas: Vec<Option<&str>> = Vec::new();
         for m in months.iter() {
-            if !cust.get(&m.customer_id).is_some_and(|c| c.active_through(w)) || m.known == 0 {
+            let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w) && m.known > 0) else {
                 continue;
-            }
-            let tq = cust.get(&m.customer_id).and_then(|c| c.tq_id.as_ref());
+            };
+            let tq = c.tq_id.as_deref();
             let f = Features {
                 days: w.days(),
                 known: m.known,
@@ -238,15 +240,16 @@ impl LossTheft {
                 area_supply: tq.and_then(|t| now.get(t)).map_or(0.0, |(s, _)| *s as f64 / 100.0),
             };
             out.push((m.customer_id.clone(), f));
+            areas.push(tq);
         }
         // Each area's median ratio of its customers with a baseline.
         let mut ratios: HashMap<&str, Vec<f64>> = HashMap::default();
-        for (id, f) in &out {
-            if let Some(t) = cust.get(id).and_then(|c| c.tq_id.as_ref())
+        for ((_, f), tq) in out.iter().zip(&areas) {
+            if let Some(t) = *tq
                 && f.base_known >= 30
                 && f.base_mean >= 1.0
             {
-                ratios.entry(t.as_str()).or_default().push(f.mean / f.base_mean);
+                ratios.entry(t).or_default().push(f.mean / f.base_mean);
             }
         }
         let median: HashMap<&str, f64> = ratios
@@ -257,12 +260,8 @@ impl LossTheft {
                 (t, v[v.len() / 2])
             })
             .collect();
-        let peer: Vec<Option<f64>> = out
-            .iter()
-            .map(|(id, _)| cust.get(id).and_then(|c| c.tq_id.as_deref()).and_then(|t| median.get(t).copied()))
-            .collect();
-        for ((_, f), p) in out.iter_mut().zip(peer) {
-            f.peer_ratio = p;
+        for ((_, f), tq) in out.iter_mut().zip(&areas) {
+            f.peer_ratio = tq.and_then(|t| median.get(t).copied());
         }
         let series = daily_series(session, crate::theft::window_first(w.last()), w.last())?;
         let year = year_ratios(&series, w.days() as usize, |id| cust.get(id).and_then(|c| c.tq_id.clone()));
