@@ -27,6 +27,7 @@ struct Slot<V: Copy> {
 }
 
 /// Text ids to values of type `V`.
+#[derive(Clone)]
 pub struct IdTable<V: Copy> {
     slots: Vec<Slot<V>>,
     /// log2 of the slots.
@@ -42,6 +43,18 @@ pub struct IdTable<V: Copy> {
 struct Key {
     tag: u64,
     held: Option<[u8; HELD]>,
+}
+
+impl<V: Copy> std::fmt::Debug for IdTable<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdTable({} ids)", self.len)
+    }
+}
+
+impl<V: Copy + Default> Default for IdTable<V> {
+    fn default() -> IdTable<V> {
+        IdTable::with_capacity(0)
+    }
 }
 
 impl<V: Copy + Default> IdTable<V> {
@@ -144,6 +157,23 @@ impl<V: Copy + Default> IdTable<V> {
 
     /// Adds `value` to `id`'s entry by `merge` (a new id starts from `V::default()`).
     fn upsert(&mut self, key: &Key, id: &str, value: V, merge: &impl Fn(&mut V, V)) {
+        let i = self.slot_of(key, id);
+        merge(&mut self.slots[i].value, value);
+    }
+
+    /// The value of `id`, or `make()` put in for it when absent.
+    pub fn get_or_insert(&mut self, id: &str, make: impl FnOnce() -> V) -> V {
+        let key = self.key(id);
+        let before = self.len;
+        let i = self.slot_of(&key, id);
+        if self.len > before {
+            self.slots[i].value = make();
+        }
+        self.slots[i].value
+    }
+
+    /// The slot of `id`, taken for it (with the default value) when absent.
+    fn slot_of(&mut self, key: &Key, id: &str) -> usize {
         if (self.len + 1) * 8 > self.slots.len() * 7 {
             self.grow();
         }
@@ -163,7 +193,7 @@ impl<V: Copy + Default> IdTable<V> {
             };
             self.len += 1;
         }
-        merge(&mut self.slots[i].value, value);
+        i
     }
 
     /// Adds each row's value to its id's entry by `merge`, for rows `0..n` (`row(i)`: the id
@@ -241,5 +271,9 @@ mod tests {
         let mut out = Vec::new();
         table.get_all(asked.len(), |i| asked[i], &mut out);
         assert_eq!(out, vec![Some(4), None, None, Some(3), Some(7)]);
+        // An id present keeps its value; an absent one takes the one made for it.
+        assert_eq!(table.get_or_insert(&ids[5], || -1), 6);
+        assert_eq!(table.get_or_insert("new", || 42), 42);
+        assert_eq!((table.get("new"), table.len()), (Some(42), 3002));
     }
 }

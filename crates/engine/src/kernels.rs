@@ -13,6 +13,7 @@ use jicha_store::series::Series;
 use crate::columns::{date_array, float_array};
 use crate::day_blocks;
 use crate::error::{EngineError, EngineResult};
+use crate::id_table::IdTable;
 use crate::session::{Session, date_lit};
 use crate::themes::common::{customers, hundredths};
 
@@ -24,7 +25,7 @@ const UNKNOWN: u32 = u32::MAX - 1;
 /// Text ids interned to dense indices.
 #[derive(Debug, Clone)]
 pub struct Interner {
-    index: foldhash::HashMap<String, u32>,
+    index: IdTable<u32>,
     /// The ids, by index.
     pub names: Vec<String>,
     /// The last dictionary mapped, held, with its mode and mapping.
@@ -42,26 +43,27 @@ impl Default for Interner {
 impl Interner {
     /// The index of `id`, added when new.
     pub fn intern(&mut self, id: &str) -> u32 {
-        if let Some(&i) = self.index.get(id) {
-            return i;
+        let next = self.names.len() as u32;
+        let i = self.index.get_or_insert(id, || next);
+        if i == next {
+            self.names.push(id.to_string());
         }
-        let i = self.names.len() as u32;
-        self.names.push(id.to_string());
-        self.index.insert(id.to_string(), i);
         i
     }
 
     /// Room for `n` ids before the index grows.
     pub fn with_capacity(n: usize) -> Interner {
-        let mut ids = Interner::default();
-        ids.index.reserve(n);
-        ids.names.reserve(n);
-        ids
+        Interner {
+            index: IdTable::with_capacity(n),
+            names: Vec::with_capacity(n),
+            last: None,
+            cursor: u32::MAX,
+        }
     }
 
     /// The index of `id`, when known.
     pub fn get(&self, id: &str) -> Option<u32> {
-        self.index.get(id).copied()
+        self.index.get(id)
     }
 
     /// How many ids.
