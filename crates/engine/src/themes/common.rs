@@ -62,6 +62,8 @@ pub struct Customer {
     pub contract_kva: Option<f64>,
     /// 用电类别.
     pub category: String,
+    /// 电压等级.
+    pub voltage: Option<String>,
 }
 
 impl Customer {
@@ -90,14 +92,14 @@ pub fn customers(session: &Session) -> EngineResult<Arc<ById<Customer>>> {
 }
 
 fn read_customers(session: &Session) -> EngineResult<ById<Customer>> {
-    let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, tq_id, feeder_id, contract_kva, category FROM customers";
+    let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, tq_id, feeder_id, contract_kva, category, voltage FROM customers";
     let mut out = ById::with_capacity_and_hasher(session.row_count("customers") as usize, Default::default());
     for b in session.run(sql, "customers")? {
         let (id, st, status) = (text(&b, "customer_id")?, text(&b, "station_id")?, text(&b, "status")?);
         let (opened, closed) = (days(&b, "opened_on")?, days(&b, "closed_on")?);
         let (tariff, kva, cat) =
             (text(&b, "tariff_code")?, floats(&b, "contract_kva")?, text(&b, "category")?);
-        let (tq, fd) = (texts(&b, "tq_id")?, texts(&b, "feeder_id")?);
+        let (tq, fd, volt) = (texts(&b, "tq_id")?, texts(&b, "feeder_id")?, texts(&b, "voltage")?);
         for i in 0..b.num_rows() {
             out.insert(
                 id[i].clone(),
@@ -111,6 +113,7 @@ fn read_customers(session: &Session) -> EngineResult<ById<Customer>> {
                     feeder_id: fd[i].clone(),
                     contract_kva: kva[i],
                     category: cat[i].clone(),
+                    voltage: volt[i].clone(),
                 },
             );
         }
@@ -198,18 +201,22 @@ pub fn meters(session: &Session) -> EngineResult<Arc<ById<Meter>>> {
 }
 
 fn read_meters(session: &Session) -> EngineResult<ById<Meter>> {
-    let sql = "SELECT m.meter_id, c.station_id, m.installed_on, m.removed_on
-               FROM meters m LEFT JOIN customers c ON c.customer_id = m.customer_id";
+    // The customer's station from the archive the themes share, not from a join.
+    let cust = customers(session)?;
+    let sql = "SELECT meter_id, customer_id, installed_on, removed_on FROM meters";
     let mut out = ById::with_capacity_and_hasher(session.row_count("meters") as usize, Default::default());
     for b in session.run(sql, "meters")? {
-        let (id, st) = (text(&b, "meter_id")?, texts(&b, "station_id")?);
+        let (id, customer) = (text(&b, "meter_id")?, texts(&b, "customer_id")?);
         let (inst, rem) = (days(&b, "installed_on")?, days(&b, "removed_on")?);
         for i in 0..b.num_rows() {
             out.insert(
                 id[i].clone(),
                 Meter {
                     meter_id: id[i].clone(),
-                    station_id: st[i].clone(),
+                    station_id: customer[i]
+                        .as_deref()
+                        .and_then(|c| cust.get(c))
+                        .map(|c| c.station_id.clone()),
                     installed_on: inst[i],
                     removed_on: rem[i],
                 },

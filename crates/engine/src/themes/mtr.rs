@@ -1,5 +1,7 @@
 //! The meter themes: MTR-OVERDUE 电能表超期未检, MTR-MULTIPLIER 倍率档案不符, MTR-SEAL 封印异常.
 
+use std::sync::Arc;
+
 use foldhash::HashMap;
 
 use chrono::Months;
@@ -11,6 +13,7 @@ use crate::error::EngineResult;
 use crate::finding::{Finding, num};
 use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
+use crate::themes::common::customers;
 
 /// A meter's archive with its customer's station and voltage.
 struct MeterRow {
@@ -33,43 +36,43 @@ impl MeterRow {
     }
 }
 
-fn meter_rows(session: &Session) -> EngineResult<Vec<MeterRow>> {
-    let sql =
-        "SELECT m.meter_id, m.customer_id, c.station_id, c.voltage, m.multiplier, m.ct_ratio, m.pt_ratio,
-                      m.installed_on, m.removed_on, m.verified_on, m.seal_ids
-               FROM meters m LEFT JOIN customers c ON c.customer_id = m.customer_id";
-    let mut out = Vec::new();
-    for b in session.run(sql, "电能表档案 / meters")? {
-        let (id, cust, st, volt) = (
-            text(&b, "meter_id")?,
-            text(&b, "customer_id")?,
-            texts(&b, "station_id")?,
-            texts(&b, "voltage")?,
-        );
-        let (mult, ct, pt) = (floats(&b, "multiplier")?, texts(&b, "ct_ratio")?, texts(&b, "pt_ratio")?);
-        let (inst, rem, ver, seal) = (
-            days(&b, "installed_on")?,
-            days(&b, "removed_on")?,
-            days(&b, "verified_on")?,
-            texts(&b, "seal_ids")?,
-        );
-        for i in 0..b.num_rows() {
-            out.push(MeterRow {
-                meter_id: id[i].clone(),
-                customer_id: cust[i].clone(),
-                station_id: st[i].clone(),
-                voltage: volt[i].clone(),
-                multiplier: mult[i],
-                ct_ratio: ct[i].clone(),
-                pt_ratio: pt[i].clone(),
-                installed_on: inst[i],
-                removed_on: rem[i],
-                verified_on: ver[i],
-                seal_ids: seal[i].clone(),
-            });
+/// Every meter with its customer's station and voltage (shared by the meter themes of a session),
+/// the customer found in the archive the themes share instead of a join per theme.
+fn meter_rows(session: &Session) -> EngineResult<Arc<Vec<MeterRow>>> {
+    session.memo("meter_rows", || {
+        let cust = customers(session)?;
+        let sql = "SELECT meter_id, customer_id, multiplier, ct_ratio, pt_ratio, installed_on, removed_on,
+                          verified_on, seal_ids
+                   FROM meters";
+        let mut out = Vec::with_capacity(session.row_count("meters") as usize);
+        for b in session.run(sql, "电能表档案 / meters")? {
+            let (id, customer) = (text(&b, "meter_id")?, texts(&b, "customer_id")?);
+            let (mult, ct, pt) = (floats(&b, "multiplier")?, texts(&b, "ct_ratio")?, texts(&b, "pt_ratio")?);
+            let (inst, rem, ver, seal) = (
+                days(&b, "installed_on")?,
+                days(&b, "removed_on")?,
+                days(&b, "verified_on")?,
+                texts(&b, "seal_ids")?,
+            );
+            for i in 0..b.num_rows() {
+                let c = customer[i].as_deref().and_then(|c| cust.get(c));
+                out.push(MeterRow {
+                    meter_id: id[i].clone(),
+                    customer_id: customer[i].clone().unwrap_or_default(),
+                    station_id: c.map(|c| c.station_id.clone()),
+                    voltage: c.and_then(|c| c.voltage.clone()),
+                    multiplier: mult[i],
+                    ct_ratio: ct[i].clone(),
+                    pt_ratio: pt[i].clone(),
+                    installed_on: inst[i],
+                    removed_on: rem[i],
+                    verified_on: ver[i],
+                    seal_ids: seal[i].clone(),
+                });
+            }
         }
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 fn date_value(d: i32) -> serde_json::Value {
@@ -93,7 +96,7 @@ impl Theme for MtrOverdue {
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let as_of = w.as_of_day();
         let mut out = Vec::new();
-        for m in meter_rows(session)? {
+        for m in meter_rows(session)?.iter() {
             if !m.in_service(as_of) {
                 continue;
             }
@@ -140,7 +143,7 @@ impl Theme for MtrMultiplier {
 
     fn run(&self, session: &Session, w: &Window, _p: &Params) -> EngineResult<Vec<Finding>> {
         let mut out = Vec::new();
-        for m in meter_rows(session)? {
+        for m in meter_rows(session)?.iter() {
             let Some(ct) = m.ct_ratio.as_deref().and_then(ratio) else { continue };
             let pt = match m.pt_ratio.as_deref() {
                 None => 1.0,
@@ -195,7 +198,7 @@ impl Theme for MtrSeal {
         }
         let as_of = w.as_of_day();
         let mut out = Vec::new();
-        for m in meter_rows(session)? {
+        for m in meter_rows(session)?.iter() {
             if !m.in_service(as_of) {
                 continue;
             }
