@@ -53,8 +53,12 @@ fn decode(buf: &Buffer, schema: &Schema) -> Option<Vec<RecordBatch>> {
         return None;
     }
     let mut decoder = FileDecoder::new(Arc::new(stored), footer.version());
+    // A block's place as the footer gives it, checked (a damaged file's can be negative or past
+    // its end).
     let block_of = |b: &Block| {
-        let (at, len) = (b.offset() as usize, b.metaDataLength() as usize + b.bodyLength() as usize);
+        let at = usize::try_from(b.offset()).ok()?;
+        let meta = usize::try_from(b.metaDataLength()).ok()?;
+        let len = meta.checked_add(usize::try_from(b.bodyLength()).ok()?)?;
         (at.checked_add(len)? <= n).then(|| buf.slice_with_length(at, len))
     };
     for b in footer.dictionaries().iter().flatten() {

@@ -14,7 +14,7 @@ use crate::finding::{Finding, int, num};
 use crate::id_table::IdTable;
 use crate::session::Session;
 use crate::theme::{Need, Params, Theme, Window, need};
-use crate::themes::common::{customers, tariffs};
+use crate::themes::common::{customers, round_to_i64, tariffs};
 use crate::themes::vol_customer::{DEFAULT_BASELINE_DAYS, shared_months};
 
 /// Yuan or kWh to the cent (hundredth), undoing binary floating point; an amount within a
@@ -30,7 +30,8 @@ pub fn cents(x: f64) -> Option<Decimal> {
 /// The whole number of cents `x` is within a millionth of a cent of, if any.
 fn near_cent(x: f64) -> Option<i64> {
     let y = x * 100.0;
-    (y.is_finite() && y.abs() < 1e15 && (y - y.round()).abs() < 1e-6).then(|| y.round() as i64)
+    let r = round_to_i64(y);
+    (y.is_finite() && y.abs() < 1e15 && (y - r as f64).abs() < 1e-6).then_some(r)
 }
 
 /// [`cents`] as a whole number of cents.
@@ -145,14 +146,24 @@ impl Theme for PrcBill {
             w.period.year(),
             w.period
         );
-        let mut earlier: IdTable<Decimal> = IdTable::with_capacity(session.row_count("customers") as usize);
+        // A kWh that is no finite decimal, or a sum beyond the decimals' range, leaves the
+        // customer without a sum (as the float sum's cents would be none): flagged `true`.
+        let mut earlier: IdTable<(Decimal, bool)> =
+            IdTable::with_capacity(session.row_count("customers") as usize);
         session.for_each_batch(&sql, "本年此前电量 / earlier kWh of the year", |b| {
             let (ids, kwh) = (strings(b, "customer_id")?, float_array(b, "kwh")?);
             let exact = |k: f64| match near_cent(k) {
-                Some(c) => Some(Decimal::new(c, 2)),
-                None => Decimal::from_f64(k),
+                Some(c) => (Decimal::new(c, 2), false),
+                None => Decimal::from_f64(k).map_or((Decimal::ZERO, true), |d| (d, false)),
             };
-            earlier.add_all(b.num_rows(), |i| Some((ids.value(i), exact(kwh.value(i))?)), |sum, k| *sum += k);
+            earlier.add_all(
+                b.num_rows(),
+                |i| Some((ids.value(i), exact(kwh.value(i)))),
+                |sum, (k, bad)| match sum.0.checked_add(k) {
+                    Some(total) if !sum.1 && !bad => sum.0 = total,
+                    _ => *sum = (Decimal::ZERO, true),
+                },
+            );
             Ok(())
         })?;
         let mut out = Vec::new();
@@ -165,7 +176,8 @@ impl Theme for PrcBill {
             };
             let kva = c.contract_kva.filter(|k| *k > 0.0).and_then(Decimal::from_f64);
             let pf = bill.pf_adjustment.and_then(cents);
-            let before = earlier.get(&bill.customer_id).map(|k| k.round_dp(2)).unwrap_or_default();
+            let before =
+                earlier.get(&bill.customer_id).filter(|k| !k.1).map(|k| k.0.round_dp(2)).unwrap_or_default();
             // A two-part bill without a contract capacity is not checked (None).
             let Some(re) = t.charges(kwh, before, kva, pf) else { continue };
             if bill_differs(amount, re.amount) {
