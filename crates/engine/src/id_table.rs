@@ -220,8 +220,11 @@ impl<V: Copy + Default> IdTable<V> {
 
     /// The value of `id`, when present.
     pub fn get(&self, id: &str) -> Option<V> {
-        let key = self.key(id);
-        let slot = &self.slots[self.find(&key, id)];
+        self.value(&self.key(id), id)
+    }
+
+    fn value(&self, key: &Key, id: &str) -> Option<V> {
+        let slot = &self.slots[self.find(key, id)];
         (slot.tag != 0).then_some(slot.value)
     }
 
@@ -233,10 +236,7 @@ impl<V: Copy + Default> IdTable<V> {
             if let Some(Some((key, _))) = keys.get(i + AHEAD) {
                 self.prefetch(key);
             }
-            out.push(keys[i].as_ref().and_then(|(key, id)| {
-                let slot = &self.slots[self.find(key, id)];
-                (slot.tag != 0).then_some(slot.value)
-            }));
+            out.push(keys[i].as_ref().and_then(|(key, id)| self.value(key, id)));
         }
     }
 }

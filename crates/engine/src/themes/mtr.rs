@@ -13,7 +13,7 @@ use crate::error::EngineResult;
 use crate::finding::{Finding, num};
 use crate::session::Session;
 use crate::theme::{Param, Params, Theme, Window, need};
-use crate::themes::common::customers;
+use crate::themes::common::{Customer, customers};
 
 /// A meter's archive with its customer's station and voltage.
 struct MeterRow {
@@ -59,7 +59,7 @@ fn meter_rows(session: &Session) -> EngineResult<Arc<Vec<MeterRow>>> {
                 out.push(MeterRow {
                     meter_id: id[i].clone(),
                     customer_id: customer[i].clone().unwrap_or_default(),
-                    station_id: c.map(|c| c.station_id.clone()).filter(|s| !s.is_empty()),
+                    station_id: Customer::station_of(&cust, customer[i].as_deref()),
                     voltage: c.and_then(|c| c.voltage.clone()),
                     multiplier: mult[i],
                     ct_ratio: ct[i].clone(),

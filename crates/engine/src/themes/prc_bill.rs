@@ -21,10 +21,13 @@ use crate::themes::vol_customer::{DEFAULT_BASELINE_DAYS, shared_months};
 /// millionth of a cent of a whole cent (every amount written with two decimals) is that cent
 /// without the detour through the float's exact decimal expansion.
 pub fn cents(x: f64) -> Option<Decimal> {
-    match near_cent(x) {
-        Some(c) => Some(Decimal::new(c, 2)),
-        None => Decimal::from_f64(x).map(|d| d.round_dp(2)),
-    }
+    decimal(x).map(|d| d.round_dp(2))
+}
+
+/// The float `x` as a decimal: the whole cent it is within a millionth of, else its own value
+/// (None when not finite or beyond the decimals' range).
+fn decimal(x: f64) -> Option<Decimal> {
+    near_cent(x).map(|c| Decimal::new(c, 2)).or_else(|| Decimal::from_f64(x))
 }
 
 /// The whole number of cents `x` is within a millionth of a cent of, if any.
@@ -152,10 +155,7 @@ impl Theme for PrcBill {
             IdTable::with_capacity(session.row_count("customers") as usize);
         session.for_each_batch(&sql, "本年此前电量 / earlier kWh of the year", |b| {
             let (ids, kwh) = (strings(b, "customer_id")?, float_array(b, "kwh")?);
-            let exact = |k: f64| match near_cent(k) {
-                Some(c) => (Decimal::new(c, 2), false),
-                None => Decimal::from_f64(k).map_or((Decimal::ZERO, true), |d| (d, false)),
-            };
+            let exact = |k: f64| decimal(k).map_or((Decimal::ZERO, true), |d| (d, false));
             earlier.add_all(
                 b.num_rows(),
                 |i| Some((ids.value(i), exact(kwh.value(i)))),
