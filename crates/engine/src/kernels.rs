@@ -298,6 +298,9 @@ impl AreaDays {
     }
 }
 
+/// A customer's transformer area (its index) and the days it is open: opened on, closed on.
+type InArea = (u32, Option<i32>, Option<i32>);
+
 /// The `tq_daily` view computed in one pass (same semantics: customers active on day d are
 /// opened_on <= d < closed_on whatever their status), shared by the loss themes of a session.
 pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<AreaDays>> {
@@ -322,15 +325,13 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
             }
         }
         supply.resize(areas.len() * n, None);
-        // Customers of those areas, and how many are active each day.
+        // How many customers of each area are active each day.
         let all = customers(session)?;
-        let mut cust = Interner::with_capacity(all.len());
-        let mut cust_area: Vec<(u32, Option<i32>, Option<i32>)> = Vec::new();
         let mut active = vec![0u32; areas.len() * n];
-        for (id, c) in all.iter() {
+        let mut any = false;
+        for c in all.values() {
             let Some(a) = c.tq_id.as_deref().and_then(|t| areas.get(t)) else { continue };
-            cust.intern(id);
-            cust_area.push((a, c.opened_on, c.closed_on));
+            any = true;
             for k in 0..n {
                 if c.active_on(first + k as i32) {
                     active[a as usize * n + k] += 1;
@@ -339,10 +340,21 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
         }
         let mut consumption = vec![0i64; areas.len() * n];
         let mut known = vec![0u32; areas.len() * n];
-        if !cust.is_empty() {
+        if any {
+            // Each customer's area and dates, by its index in the order the blocks meet the
+            // customers (the same in every file, so the next id is found by one comparison);
+            // None for a customer in no area with supply or not in the archive.
+            let mut cust = Interner::with_capacity(all.len());
+            let mut cust_area: Vec<Option<InArea>> = Vec::with_capacity(all.len());
             day_blocks::for_each_row(session, first, last, |id, from, cells| {
-                let Some(c) = cust.find_next(id) else { return };
-                let (a, opened, closed) = cust_area[c as usize];
+                let c = cust.intern_next(id) as usize;
+                if c == cust_area.len() {
+                    cust_area.push(
+                        all.get(id)
+                            .and_then(|x| Some((areas.get(x.tq_id.as_deref()?)?, x.opened_on, x.closed_on))),
+                    );
+                }
+                let Some((a, opened, closed)) = cust_area[c] else { return };
                 for (d, k) in (from..).zip(cells) {
                     if !k.is_nan() && opened.is_some_and(|o| o <= d) && closed.is_none_or(|x| d < x) {
                         let j = a as usize * n + (d - first) as usize;

@@ -34,8 +34,7 @@ pub fn model_scores(
     if !series.covers_window() {
         return Ok((series, None));
     }
-    let scores =
-        (0..series.customers.len()).into_par_iter().map(|c| model.score_series(series.row(c))).collect();
+    let scores = model.score_matrix(&series.values, series.customers.len());
     Ok((series, Some(scores)))
 }
 

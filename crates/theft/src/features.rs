@@ -400,8 +400,9 @@ struct Pairs {
 impl Pairs {
     /// Adds the pair when `both` days have a reading; otherwise adds 0.0 to every sum, which
     /// leaves it as it was (a sum from 0.0 is never -0.0), so the loop needs no branch.
+    #[inline(always)]
     fn add(&mut self, a: f32, b: f32, both: bool) {
-        let (a, b) = if both { (a as f64, b as f64) } else { (0.0, 0.0) };
+        let (a, b) = if both { (f64::from(a), f64::from(b)) } else { (0.0, 0.0) };
         self.n += usize::from(both);
         self.sa += a;
         self.sb += b;
@@ -503,6 +504,102 @@ impl DayBits {
     }
 }
 
+/// The sums of the pass over the days.
+struct Pass {
+    /// Days with a reading.
+    readings: usize,
+    /// Each block's sum of readings.
+    sums: [f64; BLOCKS],
+    /// The sum of the readings, and of each reading times its day's index.
+    sv: f64,
+    stv: f64,
+    /// The sum of the readings from day `mid` on.
+    second_half: f64,
+    /// Readings below zero, and whole-number readings.
+    negative: usize,
+    whole: usize,
+    /// The sum of the days' indices with a reading, and of their squares.
+    st: u64,
+    stt: u64,
+}
+
+/// The pass over the days, block by block: each day writes its slot of `values` (the reading),
+/// `before` (the sum of the readings up to it) and `keys` (its total-order key), and a day with a
+/// reading moves on to the next slot. Each sum adds its days in order from 0.0. A function of its
+/// own for the same reason as [`day_pairs`].
+#[inline(never)]
+fn first_pass(x: &[f32], mid: usize, values: &mut [f64], before: &mut [f64], keys: &mut [i32]) -> Pass {
+    let n = x.len();
+    assert!(values.len() > n && before.len() > n && keys.len() > n);
+    let mut p = Pass {
+        readings: 0,
+        sums: [0.0; BLOCKS],
+        sv: 0.0,
+        stv: 0.0,
+        second_half: 0.0,
+        negative: 0,
+        whole: 0,
+        st: 0,
+        stt: 0,
+    };
+    let (mut readings, mut sv, mut stv, mut second_half) = (0usize, 0.0f64, 0.0f64, 0.0f64);
+    for (k, slot) in p.sums.iter_mut().enumerate() {
+        let (from, to) = block_range(k, n);
+        let mut sum = 0.0;
+        for (i, &v) in x[from..to].iter().enumerate() {
+            let i = from + i;
+            let finite = v.is_finite();
+            let f = if finite { f64::from(v) } else { 0.0 };
+            sum += f;
+            sv += f;
+            stv += i as f64 * f;
+            second_half += if i >= mid { f } else { 0.0 };
+            values[readings] = f;
+            before[readings] = sv;
+            keys[readings] = total_order_key(v);
+            readings += usize::from(finite);
+            if finite {
+                p.negative += usize::from(v < 0.0);
+                p.whole += usize::from(is_whole_f32(v));
+                p.st += i as u64;
+                p.stt += (i * i) as u64;
+            }
+        }
+        *slot = sum;
+    }
+    Pass { readings, sv, stv, second_half, ..p }
+}
+
+/// What the pairs of days give, from one pass in the days' order: the pairs of consecutive days
+/// and of days a week apart that both have a reading ([`Pairs`]), how many consecutive pairs
+/// repeat the day before, and the sum of their changes (a pair without both adds |0 - 0| = 0.0).
+///
+/// One loop for the three, so their sums (each added in order, a chain of dependent adds) go
+/// side by side; a function of its own, so they are held in registers (inlined into the long
+/// [`compute`], they were kept in memory and every add waited on a store).
+#[inline(never)]
+fn day_pairs(x: &[f32]) -> (Pairs, Pairs, usize, f64) {
+    let (mut lag1, mut lag7) = (Pairs::default(), Pairs::default());
+    let (mut repeats, mut change) = (0usize, 0.0f64);
+    let mut pair = |a: f32, b: f32| {
+        let both = a.is_finite() && b.is_finite();
+        let (fa, fb) = if both { (f64::from(a), f64::from(b)) } else { (0.0, 0.0) };
+        repeats += usize::from(both && a == b);
+        change += (fb - fa).abs();
+        lag1.add(a, b, both);
+    };
+    let week = x.len().saturating_sub(7);
+    for i in 0..week {
+        pair(x[i], x[i + 1]);
+        let (a, b) = (x[i], x[i + 7]);
+        lag7.add(a, b, a.is_finite() && b.is_finite());
+    }
+    for i in week..x.len().saturating_sub(1) {
+        pair(x[i], x[i + 1]);
+    }
+    (lag1, lag7, repeats, change)
+}
+
 /// A sum and a count: the mean, NaN when empty.
 #[derive(Default, Clone, Copy)]
 struct Mean {
@@ -534,41 +631,16 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
     // The readings, the sum of the readings after each (the largest step's splits, the first
     // half) and the readings' keys: each day writes its slot and a day with a reading moves on.
     let (mut values, mut before, mut keys) = (vec![0.0f64; n + 1], vec![0.0f64; n + 1], vec![0i32; n + 1]);
-    let mut readings = 0;
     let lead = finite.first().unwrap_or(n);
     // The halves of the days from the first reading on.
     let mid = lead + (n - lead) / 2;
-    let (mut negative, mut whole) = (0usize, 0usize);
+    let Pass { readings, sums: block_sums, sv, stv, second_half, negative, mut whole, st, stt } =
+        first_pass(x, mid, &mut values, &mut before, &mut keys);
     // Each block's mean, missing days and zero days.
-    let mut blocks = [(Mean::default(), 0usize, 0usize); BLOCKS];
-    let mut second_half = 0.0;
-    let (mut sv, mut stv) = (0.0, 0.0);
-    let (mut st, mut stt) = (0u64, 0u64);
-    for (k, block) in blocks.iter_mut().enumerate() {
+    let blocks: [(Mean, usize, usize); BLOCKS] = std::array::from_fn(|k| {
         let (from, to) = block_range(k, n);
-        let mut sum = 0.0;
-        for (i, &v) in x[from..to].iter().enumerate() {
-            let i = from + i;
-            let finite = v.is_finite();
-            let f = if finite { v as f64 } else { 0.0 };
-            sum += f;
-            sv += f;
-            stv += i as f64 * f;
-            second_half += if i >= mid { f } else { 0.0 };
-            values[readings] = f;
-            before[readings] = sv;
-            keys[readings] = total_order_key(v);
-            readings += usize::from(finite);
-            if finite {
-                negative += usize::from(v < 0.0);
-                whole += usize::from(is_whole_f32(v));
-                st += i as u64;
-                stt += (i * i) as u64;
-            }
-        }
-        let known = finite.count(from, to);
-        *block = (Mean { sum, n: known }, nans.count(from, to), zeros.count(from, to));
-    }
+        (Mean { sum: block_sums[k], n: finite.count(from, to) }, nans.count(from, to), zeros.count(from, to))
+    });
     values.truncate(readings);
     before.truncate(readings);
     keys.truncate(readings);
@@ -588,20 +660,8 @@ pub fn compute(x: &[f32], out: &mut [f64]) {
             w.n += usize::from(v.is_finite());
         }
     }
-    let (mut pairs, mut repeats, mut change) = (0usize, 0usize, 0.0);
-    let mut lag1 = Pairs::default();
-    for d in x.windows(2) {
-        let (a, b) = (d[0], d[1]);
-        let both = a.is_finite() && b.is_finite();
-        pairs += usize::from(both);
-        repeats += usize::from(both && a == b);
-        change += if both { (b as f64 - a as f64).abs() } else { 0.0 };
-        lag1.add(a, b, both);
-    }
-    let mut lag7 = Pairs::default();
-    for (a, b) in x.iter().zip(x.iter().skip(7)) {
-        lag7.add(*a, *b, a.is_finite() && b.is_finite());
-    }
+    let (lag1, lag7, repeats, change) = day_pairs(x);
+    let pairs = lag1.n;
     let (gaps, longest_gap) = if lead < n { nans.runs(lead) } else { (0, 0) };
     let (zero_runs, longest_zero) = zeros.runs(0);
     // The sums from 0.0 and from -0.0 (`Iterator::sum`'s start) differ only when every reading

@@ -2,6 +2,8 @@
 //! PRC-BASIC 基本电费漏收, PRC-PF 力调电费未执行. Money is `Decimal`, recomputed by
 //! `jicha_core::tariff` exactly as the generator issues bills.
 
+use std::sync::Arc;
+
 use foldhash::HashMap;
 
 use jicha_core::tariff::{bill_differs, version_on};
@@ -57,31 +59,35 @@ struct Bill {
     pf_adjustment: Option<f64>,
 }
 
-fn bills_of(session: &Session, w: &Window) -> EngineResult<Vec<Bill>> {
-    let sql = format!(
-        "SELECT bill_id, customer_id, kwh, amount, tariff_code, basic_charge, pf_adjustment
-         FROM bills WHERE period = '{}'",
-        w.period
-    );
-    let mut out = Vec::new();
-    for b in session.run(&sql, "本月账单 / bills of the period")? {
-        let (id, cust, kwh, amount) =
-            (text(&b, "bill_id")?, text(&b, "customer_id")?, floats(&b, "kwh")?, floats(&b, "amount")?);
-        let (tc, basic, pf) =
-            (texts(&b, "tariff_code")?, floats(&b, "basic_charge")?, floats(&b, "pf_adjustment")?);
-        for i in 0..b.num_rows() {
-            out.push(Bill {
-                bill_id: id[i].clone(),
-                customer_id: cust[i].clone(),
-                kwh: kwh[i],
-                amount: amount[i],
-                tariff_code: tc[i].clone(),
-                basic_charge: basic[i],
-                pf_adjustment: pf[i],
-            });
+/// The period's bills, read once per session for the four themes that check them.
+fn bills_of(session: &Session, w: &Window) -> EngineResult<Arc<Vec<Bill>>> {
+    session.memo(&format!("bills/{}", w.period), || {
+        let sql = format!(
+            "SELECT bill_id, customer_id, kwh, amount, tariff_code, basic_charge, pf_adjustment
+             FROM bills WHERE period = '{}'",
+            w.period
+        );
+        let mut out = Vec::new();
+        for b in session.run(&sql, "本月账单 / bills of the period")? {
+            let (id, cust, kwh, amount) =
+                (text(&b, "bill_id")?, text(&b, "customer_id")?, floats(&b, "kwh")?, floats(&b, "amount")?);
+            let (tc, basic, pf) =
+                (texts(&b, "tariff_code")?, floats(&b, "basic_charge")?, floats(&b, "pf_adjustment")?);
+            out.reserve(b.num_rows());
+            for i in 0..b.num_rows() {
+                out.push(Bill {
+                    bill_id: id[i].clone(),
+                    customer_id: cust[i].clone(),
+                    kwh: kwh[i],
+                    amount: amount[i],
+                    tariff_code: tc[i].clone(),
+                    basic_charge: basic[i],
+                    pf_adjustment: pf[i],
+                });
+            }
         }
-    }
-    Ok(out)
+        Ok(out)
+    })
 }
 
 /// 电价执行错误(类别不符).
@@ -167,7 +173,7 @@ impl Theme for PrcBill {
             Ok(())
         })?;
         let mut out = Vec::new();
-        for bill in bills_of(session, w)? {
+        for bill in bills_of(session, w)?.iter() {
             let Some(c) = cust.get(&bill.customer_id) else { continue };
             let code = bill.tariff_code.as_deref().unwrap_or(&c.tariff_code);
             let Some(t) = version_on(tariffs.as_slice(), code, w.period.last_day()) else { continue };
@@ -237,7 +243,7 @@ impl Theme for PrcKwh {
         let (max_h, share) =
             ((p.get("max_kwh") * 100.0).round() as i128, crate::themes::common::milli(p.get("max_share")));
         let mut out = Vec::new();
-        for bill in bills_of(session, w)? {
+        for bill in bills_of(session, w)?.iter() {
             let (Some(&m), Some(kwh)) = (metered.get(bill.customer_id.as_str()), bill.kwh) else { continue };
             let billed = crate::themes::common::hundredths(kwh);
             let diff = i128::from((billed - m).abs());
@@ -283,15 +289,20 @@ impl Theme for PrcBasic {
         let tariffs = tariffs(session)?;
         let cust = customers(session)?;
         let mut out = Vec::new();
-        for bill in bills_of(session, w)? {
+        for bill in bills_of(session, w)?.iter() {
+            // The cheap tests first: most bills carry their basic charge or have no capacity.
+            if bill.basic_charge.is_some_and(|b| b != 0.0) {
+                continue;
+            }
             let Some(c) = cust.get(&bill.customer_id) else { continue };
+            let Some(kva) = c.contract_kva.filter(|k| *k > 0.0) else { continue };
             let Some(t) = version_on(tariffs.as_slice(), &c.tariff_code, w.period.last_day()) else {
                 continue;
             };
-            let Some(kva) = c.contract_kva.filter(|k| *k > 0.0).and_then(Decimal::from_f64) else { continue };
-            if !t.is_two_part() || bill.basic_charge.is_some_and(|b| b != 0.0) {
+            if !t.is_two_part() {
                 continue;
             }
+            let Some(kva) = Decimal::from_f64(kva) else { continue };
             let due = t.basic_charge(Some(kva)).map(jicha_core::tariff::to_cents).unwrap_or_default();
             out.push(
                 self.finding(
@@ -330,13 +341,11 @@ impl Theme for PrcPf {
         let cust = customers(session)?;
         let min_kva = p.get("min_kva");
         let mut out = Vec::new();
-        for bill in bills_of(session, w)? {
+        // Only the bills without an adjustment can miss one: the customer is looked up for those.
+        for bill in bills_of(session, w)?.iter().filter(|b| b.pf_adjustment.is_none()) {
             let Some(c) = cust.get(&bill.customer_id) else { continue };
             let kva = c.contract_kva.unwrap_or(0.0);
-            if matches!(c.category.as_str(), "commercial" | "industrial" | "agriculture")
-                && kva >= min_kva
-                && bill.pf_adjustment.is_none()
-            {
+            if matches!(c.category.as_str(), "commercial" | "industrial" | "agriculture") && kva >= min_kva {
                 out.push(self.finding(
                     w,
                     &bill.bill_id,

@@ -113,12 +113,11 @@ impl Theme for VolZero {
         let cust = customers(session)?;
         let share = p.get("min_known_share");
         let mut out = Vec::new();
+        let share = milli(share);
         for m in shared_months(session, w, DEFAULT_BASELINE_DAYS)?.iter() {
-            let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
-            if m.known > 0
-                && 1000 * i128::from(m.known) >= milli(share) * i128::from(w.days())
-                && m.total == 0
-            {
+            if m.known > 0 && 1000 * i128::from(m.known) >= share * i128::from(w.days()) && m.total == 0 {
+                // The customer looked up only for the few with a zero month.
+                let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
                 out.push(self.finding(
                     w,
                     &m.customer_id,
@@ -131,13 +130,28 @@ impl Theme for VolZero {
     }
 }
 
-/// Parameters shared by the drop and surge themes.
-fn baseline_ok(m: &Month, w: &Window, p: &Params) -> bool {
-    m.base_known >= p.get("min_baseline_days") as i64
-        && 1000 * i128::from(m.base_total)
-            >= milli(p.get("min_baseline_kwh") * 100.0) * i128::from(m.base_known)
-        && m.known > 0
-        && 1000 * i128::from(m.known) >= milli(p.get("min_known_share")) * i128::from(w.days())
+/// Parameters shared by the drop and surge themes, read once per run (not once per customer).
+struct Baseline {
+    min_days: i64,
+    min_kwh_milli: i128,
+    min_share_milli: i128,
+}
+
+impl Baseline {
+    fn of(p: &Params) -> Baseline {
+        Baseline {
+            min_days: p.get("min_baseline_days") as i64,
+            min_kwh_milli: milli(p.get("min_baseline_kwh") * 100.0),
+            min_share_milli: milli(p.get("min_known_share")),
+        }
+    }
+
+    fn ok(&self, m: &Month, w: &Window) -> bool {
+        m.base_known >= self.min_days
+            && 1000 * i128::from(m.base_total) >= self.min_kwh_milli * i128::from(m.base_known)
+            && m.known > 0
+            && 1000 * i128::from(m.known) >= self.min_share_milli * i128::from(w.days())
+    }
 }
 
 fn evidence(m: &Month) -> Vec<(&'static str, serde_json::Value)> {
@@ -184,12 +198,14 @@ fn drop_or_surge(
 ) -> EngineResult<Vec<Finding>> {
     let cust = customers(session)?;
     let prices = tariffs(session)?;
+    let baseline = Baseline::of(p);
     let mut out = Vec::new();
     for m in shared_months(session, w, p.get("baseline_days") as i32)?.iter() {
-        let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
-        if !baseline_ok(m, w, p) || !fires(m) {
+        // The customer looked up only for the few that fire.
+        if !baseline.ok(m, w) || !fires(m) {
             continue;
         }
+        let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
         let price = price_on(&prices, &c.tariff_code, w);
         out.push(
             finding_of(theme, w, &m.customer_id, Some(c.station_id.clone()), &evidence(m))
