@@ -102,10 +102,12 @@ fn write(target: &Path, block: &Block) -> std::io::Result<()> {
     })
 }
 
-/// An open block file whose header and ids are read and checked against its file's range; the
-/// days are read row by row as they are merged.
+/// An open block file, mapped, whose header and ids are read and checked against its file's
+/// range; the days are read from the mapping row by row, without a copy through a buffer.
 struct Stored {
-    reader: BufReader<File>,
+    map: memmap2::Mmap,
+    /// Where the days start in `map`.
+    values_at: usize,
     first: i32,
     days: usize,
     /// Where each id ends in `ids` (the first starts at 0).
@@ -117,6 +119,23 @@ impl Stored {
     fn id(&self, c: usize) -> Option<&str> {
         let from = if c == 0 { 0 } else { self.ends[c - 1] as usize };
         self.ids.get(from..self.ends[c] as usize)
+    }
+
+    /// Customer `c`'s days: the mapped bytes themselves where they lie on an 8-byte boundary
+    /// (a little-endian machine), else decoded into `buf`.
+    fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
+        let width = 8 * self.days;
+        let bytes = &self.map[self.values_at + c * width..self.values_at + (c + 1) * width];
+        if cfg!(target_endian = "little") {
+            // SAFETY: every bit pattern is an f64; align_to hands over only aligned elements.
+            let (head, values, tail) = unsafe { bytes.align_to::<f64>() };
+            if head.is_empty() && tail.is_empty() {
+                return values;
+            }
+        }
+        buf.clear();
+        buf.extend(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("eight bytes"))));
+        buf
     }
 }
 
@@ -141,22 +160,32 @@ fn is_stored(dir: &DataDir, file: &SeriesFile) -> bool {
     header(&mut handle, meta.len(), file).is_some()
 }
 
-/// Opens the stored block of `file`, its ids read.
+/// Opens the stored block of `file`, its ids read and its days mapped.
 fn open(dir: &DataDir, file: &SeriesFile) -> Option<Stored> {
     let handle = File::open(path(dir, file)).ok()?;
     let size = handle.metadata().ok()?.len();
-    let mut reader = BufReader::with_capacity(1 << 20, handle);
+    let mut reader = BufReader::with_capacity(1 << 20, &handle);
     let (first, days, n, id_bytes) = header(&mut reader, size, file)?;
     let mut offsets = vec![0u8; 4 * (n + 1)];
     reader.read_exact(&mut offsets).ok()?;
     let mut bytes = vec![0u8; id_bytes];
     reader.read_exact(&mut bytes).ok()?;
+    drop(reader);
     let ends: Vec<u32> = offsets
         .chunks_exact(4)
         .skip(1)
         .map(|o| u32::from_le_bytes(o.try_into().expect("four bytes")))
         .collect();
-    let stored = Stored { reader, first, days, ends, ids: String::from_utf8(bytes).ok()? };
+    // SAFETY: a block is written beside its place and renamed into it, and never written or cut
+    // short once there (a rebuilt block is renamed over it; removing it leaves the mapping
+    // whole), so the mapped bytes do not change while they are read.
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&handle) }.ok()?;
+    let values_at = HEADER + offsets.len() + id_bytes;
+    // The size was checked against the header: the days fill the rest of the file.
+    if map.len() != values_at + 8 * n * days {
+        return None;
+    }
+    let stored = Stored { map, values_at, first, days, ends, ids: String::from_utf8(bytes).ok()? };
     // Every id on character boundaries, in order.
     (0..n).all(|c| stored.id(c).is_some()).then_some(stored)
 }
@@ -182,38 +211,13 @@ fn visit_row(
     }
 }
 
-/// Rows read from a stored block at a time.
-const ROWS_AT_ONCE: usize = 4096;
-
 /// Hands each row of a stored block to `f`.
-fn visit_stored(
-    mut block: Stored,
-    first: i32,
-    last: i32,
-    shown: &Path,
-    f: &mut impl FnMut(&str, i32, &[f64]),
-) -> EngineResult<()> {
-    let n = block.ends.len();
-    let mut bytes = vec![0u8; 8 * block.days * ROWS_AT_ONCE.min(n)];
-    let mut rows = vec![0f64; block.days * ROWS_AT_ONCE.min(n)];
-    let mut c = 0;
-    while c < n {
-        let take = ROWS_AT_ONCE.min(n - c);
-        let bytes = &mut bytes[..8 * block.days * take];
-        block
-            .reader
-            .read_exact(bytes)
-            .map_err(|e| EngineError::Internal(format!("{}: {e}", shown.display())))?;
-        for (v, b) in rows.iter_mut().zip(bytes.chunks_exact(8)) {
-            *v = f64::from_le_bytes(b.try_into().expect("eight bytes"));
-        }
-        for k in 0..take {
-            let id = block.id(c + k).expect("checked when opened");
-            visit_row(first, last, block.first, id, &rows[k * block.days..(k + 1) * block.days], f);
-        }
-        c += take;
+fn visit_stored(block: &Stored, first: i32, last: i32, f: &mut impl FnMut(&str, i32, &[f64])) {
+    let mut buf = Vec::with_capacity(block.days);
+    for c in 0..block.ends.len() {
+        let id = block.id(c).expect("checked when opened");
+        visit_row(first, last, block.first, id, block.row(c, &mut buf), f);
     }
-    Ok(())
 }
 
 /// The committed files of daily consumption with days in `first..=last`, by their first day.
@@ -289,9 +293,8 @@ pub fn for_each_row(
             }
             continue;
         }
-        let shown = path(dir, file);
         match open(dir, file) {
-            Some(block) => visit_stored(block, first, last, &shown, &mut f)?,
+            Some(block) => visit_stored(&block, first, last, &mut f),
             // Removed or spoilt since it was written: read from its file.
             None => {
                 let block = build(dir, file)?;

@@ -210,9 +210,10 @@ impl LossTheft {
             // A flat series leaves only rounding noise in the variance: no variation at all.
             Some(if var <= 1e-9 * mean * mean { 0.0 } else { var.sqrt() / mean })
         };
-        let mut out = Vec::new();
+        // Room for every customer at once: a million features are not copied as they grow.
+        let mut out = Vec::with_capacity(months.len());
         // Each kept customer's area, beside `out` (the archive asked once per customer).
-        let mut areas: Vec<Option<&str>> = Vec::new();
+        let mut areas: Vec<Option<&str>> = Vec::with_capacity(months.len());
         for m in months.iter() {
             let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w) && m.known > 0) else {
                 continue;
