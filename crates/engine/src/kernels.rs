@@ -144,11 +144,6 @@ impl Interner {
         self.map_one(id, true).expect("an id is added when new")
     }
 
-    /// The index of `id` when known, trying the last id mapped and the one after it first.
-    pub fn find_next(&mut self, id: &str) -> Option<u32> {
-        self.map_one(id, false)
-    }
-
     fn map_one(&mut self, id: &str, add: bool) -> Option<u32> {
         // Scans meet an id's rows together, and ids in the same order file after file (derived
         // consumption is stored in customer order, month by month): the last id mapped and the

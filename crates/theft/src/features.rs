@@ -531,19 +531,10 @@ struct Pass {
 fn first_pass(x: &[f32], mid: usize, values: &mut [f64], before: &mut [f64], keys: &mut [i32]) -> Pass {
     let n = x.len();
     assert!(values.len() > n && before.len() > n && keys.len() > n);
-    let mut p = Pass {
-        readings: 0,
-        sums: [0.0; BLOCKS],
-        sv: 0.0,
-        stv: 0.0,
-        second_half: 0.0,
-        negative: 0,
-        whole: 0,
-        st: 0,
-        stt: 0,
-    };
     let (mut readings, mut sv, mut stv, mut second_half) = (0usize, 0.0f64, 0.0f64, 0.0f64);
-    for (k, slot) in p.sums.iter_mut().enumerate() {
+    let (mut negative, mut whole, mut st, mut stt) = (0usize, 0usize, 0u64, 0u64);
+    let mut sums = [0.0; BLOCKS];
+    for (k, slot) in sums.iter_mut().enumerate() {
         let (from, to) = block_range(k, n);
         let mut sum = 0.0;
         for (i, &v) in x[from..to].iter().enumerate() {
@@ -559,15 +550,15 @@ fn first_pass(x: &[f32], mid: usize, values: &mut [f64], before: &mut [f64], key
             keys[readings] = total_order_key(v);
             readings += usize::from(finite);
             if finite {
-                p.negative += usize::from(v < 0.0);
-                p.whole += usize::from(is_whole_f32(v));
-                p.st += i as u64;
-                p.stt += (i * i) as u64;
+                negative += usize::from(v < 0.0);
+                whole += usize::from(is_whole_f32(v));
+                st += i as u64;
+                stt += (i * i) as u64;
             }
         }
         *slot = sum;
     }
-    Pass { readings, sv, stv, second_half, ..p }
+    Pass { readings, sums, sv, stv, second_half, negative, whole, st, stt }
 }
 
 /// What the pairs of days give, from one pass in the days' order: the pairs of consecutive days

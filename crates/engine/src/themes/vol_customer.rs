@@ -111,9 +111,8 @@ impl Theme for VolZero {
 
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let cust = customers(session)?;
-        let share = p.get("min_known_share");
+        let share = milli(p.get("min_known_share"));
         let mut out = Vec::new();
-        let share = milli(share);
         for m in shared_months(session, w, DEFAULT_BASELINE_DAYS)?.iter() {
             if m.known > 0 && 1000 * i128::from(m.known) >= share * i128::from(w.days()) && m.total == 0 {
                 // The customer looked up only for the few with a zero month.
