@@ -211,6 +211,13 @@ fn visit_row(
     }
 }
 
+/// Hands each row of a block held in memory to `f`.
+fn visit_held(block: &Block, first: i32, last: i32, f: &mut impl FnMut(&str, i32, &[f64])) {
+    for (c, id) in block.customers.iter().enumerate() {
+        visit_row(first, last, block.first, id, &block.values[c * block.days..(c + 1) * block.days], f);
+    }
+}
+
 /// Hands each row of a stored block to `f`.
 fn visit_stored(block: &Stored, first: i32, last: i32, f: &mut impl FnMut(&str, i32, &[f64])) {
     let mut buf = Vec::with_capacity(block.days);
@@ -287,22 +294,13 @@ pub fn for_each_row(
     let ensured = ensure(session, &files)?;
     for (file, held) in files.iter().zip(ensured) {
         if let Some(block) = held.as_ref() {
-            for (c, id) in block.customers.iter().enumerate() {
-                let row = &block.values[c * block.days..(c + 1) * block.days];
-                visit_row(first, last, block.first, id, row, &mut f);
-            }
+            visit_held(block, first, last, &mut f);
             continue;
         }
         match open(dir, file) {
             Some(block) => visit_stored(&block, first, last, &mut f),
             // Removed or spoilt since it was written: read from its file.
-            None => {
-                let block = build(dir, file)?;
-                for (c, id) in block.customers.iter().enumerate() {
-                    let row = &block.values[c * block.days..(c + 1) * block.days];
-                    visit_row(first, last, block.first, id, row, &mut f);
-                }
-            }
+            None => visit_held(&build(dir, file)?, first, last, &mut f),
         }
     }
     remove_orphans(dir);

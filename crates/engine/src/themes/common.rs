@@ -140,10 +140,10 @@ pub struct Customer {
 }
 
 impl Customer {
-    /// The station of the customer `id` in `archive`, as a join would give it (none for an unknown
-    /// customer, or one without a station).
-    pub fn station_of(archive: &ById<Customer>, id: Option<&str>) -> Option<String> {
-        id.and_then(|c| archive.get(c)).map(|c| c.station_id.clone()).filter(|s| !s.is_empty())
+    /// The customer's station as a join would give it (none for one without a station; an
+    /// unknown customer has none either: `archive.get(id).and_then(Customer::station)`).
+    pub fn station(&self) -> Option<String> {
+        Some(self.station_id.clone()).filter(|s| !s.is_empty())
     }
 
     /// Active through the period: status active, opened on or before its first day, and not
@@ -292,7 +292,7 @@ fn read_meters(session: &Session) -> EngineResult<ById<Meter>> {
                 id[i].clone(),
                 Meter {
                     meter_id: id[i].clone(),
-                    station_id: Customer::station_of(&cust, customer[i].as_deref()),
+                    station_id: customer[i].as_deref().and_then(|c| cust.get(c)).and_then(Customer::station),
                     installed_on: inst[i],
                     removed_on: rem[i],
                 },

@@ -59,7 +59,7 @@ fn meter_rows(session: &Session) -> EngineResult<Arc<Vec<MeterRow>>> {
                 out.push(MeterRow {
                     meter_id: id[i].clone(),
                     customer_id: customer[i].clone().unwrap_or_default(),
-                    station_id: Customer::station_of(&cust, customer[i].as_deref()),
+                    station_id: c.and_then(Customer::station),
                     voltage: c.and_then(|c| c.voltage.clone()),
                     multiplier: mult[i],
                     ct_ratio: ct[i].clone(),
