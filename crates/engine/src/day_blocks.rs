@@ -160,8 +160,9 @@ fn is_stored(dir: &DataDir, file: &SeriesFile) -> bool {
     header(&mut handle, meta.len(), file).is_some()
 }
 
-/// Opens the stored block of `file`, its ids read and its days mapped.
-fn open(dir: &DataDir, file: &SeriesFile) -> Option<Stored> {
+/// Opens the stored block of `file`, its ids read and its days mapped (all of them faulted in at
+/// once with `populate`, for a block read through; else page by page as they are read).
+fn open(dir: &DataDir, file: &SeriesFile, populate: bool) -> Option<Stored> {
     let handle = File::open(path(dir, file)).ok()?;
     let size = handle.metadata().ok()?.len();
     let mut reader = BufReader::with_capacity(1 << 20, &handle);
@@ -179,7 +180,11 @@ fn open(dir: &DataDir, file: &SeriesFile) -> Option<Stored> {
     // SAFETY: a block is written beside its place and renamed into it, and never written or cut
     // short once there (a rebuilt block is renamed over it; removing it leaves the mapping
     // whole), so the mapped bytes do not change while they are read.
-    let map = unsafe { memmap2::MmapOptions::new().populate().map(&handle) }.ok()?;
+    let mut options = memmap2::MmapOptions::new();
+    if populate {
+        options.populate();
+    }
+    let map = unsafe { options.map(&handle) }.ok()?;
     let values_at = HEADER + offsets.len() + id_bytes;
     // The size was checked against the header: the days fill the rest of the file.
     if map.len() != values_at + 8 * n * days {
@@ -190,40 +195,98 @@ fn open(dir: &DataDir, file: &SeriesFile) -> Option<Stored> {
     (0..n).all(|c| stored.id(c).is_some()).then_some(stored)
 }
 
-/// Hands one file's row of a customer to `f` when it has a row in `first..=last`: the id, the
-/// first day of the cells and the cells of the window (a day without a value is a NaN).
-fn visit_row(
-    first: i32,
-    last: i32,
-    block_first: i32,
-    id: &str,
-    row: &[f64],
-    f: &mut impl FnMut(&str, i32, &[f64]),
-) {
-    let from = first.max(block_first);
-    let to = last.min(block_first + row.len() as i32 - 1);
-    if from > to {
-        return;
-    }
-    let cells = &row[(from - block_first) as usize..=(to - block_first) as usize];
-    if cells.iter().any(|v| v.to_bits() != NO_ROW) {
-        f(id, from, cells);
-    }
+/// One file's block as it is read: held in memory (built because it could not be stored, or
+/// rebuilt because its stored copy was spoilt) or stored and mapped.
+enum Source {
+    Held(Arc<Ensured>),
+    Built(Block),
+    Stored(Stored),
 }
 
-/// Hands each row of a block held in memory to `f`.
-fn visit_held(block: &Block, first: i32, last: i32, f: &mut impl FnMut(&str, i32, &[f64])) {
-    for (c, id) in block.customers.iter().enumerate() {
-        visit_row(first, last, block.first, id, &block.values[c * block.days..(c + 1) * block.days], f);
+impl Source {
+    /// The block of `file`: the one held in the memo, else the stored one (mapped; faulted in at
+    /// once with `populate`), else built again from its file when the stored one is gone or
+    /// spoilt.
+    fn of(dir: &DataDir, file: &SeriesFile, held: Arc<Ensured>, populate: bool) -> EngineResult<Source> {
+        if held.is_some() {
+            return Ok(Source::Held(held));
+        }
+        Ok(match open(dir, file, populate) {
+            Some(stored) => Source::Stored(stored),
+            None => Source::Built(build(dir, file)?),
+        })
     }
-}
 
-/// Hands each row of a stored block to `f`.
-fn visit_stored(block: &Stored, first: i32, last: i32, f: &mut impl FnMut(&str, i32, &[f64])) {
-    let mut buf = Vec::with_capacity(block.days);
-    for c in 0..block.ends.len() {
-        let id = block.id(c).expect("checked when opened");
-        visit_row(first, last, block.first, id, block.row(c, &mut buf), f);
+    fn held(&self) -> Option<&Block> {
+        match self {
+            Source::Held(held) => held.as_ref().as_ref(),
+            Source::Built(block) => Some(block),
+            Source::Stored(_) => None,
+        }
+    }
+
+    fn first(&self) -> i32 {
+        match (self, self.held()) {
+            (Source::Stored(s), _) => s.first,
+            (_, Some(b)) => b.first,
+            _ => unreachable!("a block is held or stored"),
+        }
+    }
+
+    /// Customers.
+    fn len(&self) -> usize {
+        match (self, self.held()) {
+            (Source::Stored(s), _) => s.ends.len(),
+            (_, Some(b)) => b.customers.len(),
+            _ => unreachable!("a block is held or stored"),
+        }
+    }
+
+    fn id(&self, c: usize) -> &str {
+        match (self, self.held()) {
+            (Source::Stored(s), _) => s.id(c).expect("checked when opened"),
+            (_, Some(b)) => &b.customers[c],
+            _ => unreachable!("a block is held or stored"),
+        }
+    }
+
+    /// Customer `c`'s days (see [`Stored::row`] for `buf`).
+    fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
+        match (self, self.held()) {
+            (Source::Stored(s), _) => s.row(c, buf),
+            (_, Some(b)) => &b.values[c * b.days..(c + 1) * b.days],
+            _ => unreachable!("a block is held or stored"),
+        }
+    }
+
+    /// The part of customer `c`'s row inside `first..=last` when it has a row there (a cell
+    /// other than [`NO_ROW`]): the first day of the cells, and the cells.
+    fn cells<'a>(
+        &'a self,
+        c: usize,
+        first: i32,
+        last: i32,
+        buf: &'a mut Vec<f64>,
+    ) -> Option<(i32, &'a [f64])> {
+        let block_first = self.first();
+        let row = self.row(c, buf);
+        let from = first.max(block_first);
+        let to = last.min(block_first + row.len() as i32 - 1);
+        if from > to {
+            return None;
+        }
+        let cells = &row[(from - block_first) as usize..=(to - block_first) as usize];
+        cells.iter().any(|v| v.to_bits() != NO_ROW).then_some((from, cells))
+    }
+
+    /// Hands each customer's row inside `first..=last` to `f` (see [`for_each_row`]).
+    fn visit(&self, first: i32, last: i32, f: &mut impl FnMut(&str, i32, &[f64])) {
+        let mut buf = Vec::new();
+        for c in 0..self.len() {
+            if let Some((from, cells)) = self.cells(c, first, last, &mut buf) {
+                f(self.id(c), from, cells);
+            }
+        }
     }
 }
 
@@ -292,19 +355,201 @@ pub fn for_each_row(
     let dir = session.dir();
     let files = files_of(session, first, last);
     let ensured = ensure(session, &files)?;
+    // One file at a time: a block is let go (and its pages unmapped) once read.
     for (file, held) in files.iter().zip(ensured) {
-        if let Some(block) = held.as_ref() {
-            visit_held(block, first, last, &mut f);
-            continue;
-        }
-        match open(dir, file) {
-            Some(block) => visit_stored(&block, first, last, &mut f),
-            // Removed or spoilt since it was written: read from its file.
-            None => visit_held(&build(dir, file)?, first, last, &mut f),
-        }
+        Source::of(dir, file, held, true)?.visit(first, last, &mut f);
     }
     remove_orphans(dir);
     Ok(())
+}
+
+/// No row of a customer in a file.
+const ABSENT: u32 = u32::MAX;
+
+/// Every customer's days over a window, read from the files' blocks when asked for, not copied
+/// into a matrix: each customer's row put together from the files that hold it (a later file's
+/// cells over an earlier one's, as [`for_each_row`] hands them over). The stored blocks stay
+/// mapped while the rows are read.
+///
+/// The rows go in the first file's order, with the customers it lacks put in among them by id:
+/// stored in customer order, every file is then read front to back, and those customers' rows
+/// are not scattered over the files at the end.
+pub struct Rows {
+    /// The files' blocks, by their first day.
+    sources: Vec<Source>,
+    /// For each file, each row's customer's row in it ([`ABSENT`]: none).
+    at: Vec<Vec<u32>>,
+    /// The customers, in the order the files meet them.
+    customers: Interner,
+    /// Each row's customer (its index in `customers`).
+    order: Vec<u32>,
+    /// Each customer's row.
+    row_of: Vec<u32>,
+    /// The window's first day.
+    pub first: i32,
+    /// Days per row.
+    pub days: usize,
+}
+
+/// Rows handed over at a time by [`Rows::map_chunks`], to one thread.
+const CHUNK: usize = 512;
+/// Rows read between two lets-go of the pages read (in parallel, by chunks).
+const STRETCH: usize = 64 * CHUNK;
+
+impl Rows {
+    /// The rows of every customer with a row in `first..=last` (see [`for_each_row`]).
+    pub fn open(session: &Session, first: i32, last: i32) -> EngineResult<Rows> {
+        let dir = session.dir();
+        let files = files_of(session, first, last);
+        let ensured = ensure(session, &files)?;
+        let mut customers = Interner::with_capacity(session.row_count("customers") as usize);
+        let (mut sources, mut met) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
+        // Customers met in the first file.
+        let mut in_first = 0;
+        let mut buf = Vec::new();
+        for (file, held) in files.iter().zip(ensured) {
+            let source = Source::of(dir, file, held, false)?;
+            let mut at = vec![ABSENT; customers.len()];
+            for c in 0..source.len() {
+                if source.cells(c, first, last, &mut buf).is_some() {
+                    let i = customers.intern_next(source.id(c)) as usize;
+                    if i >= at.len() {
+                        at.resize(i + 1, ABSENT);
+                    }
+                    at[i] = c as u32;
+                }
+            }
+            // What the ids' check read is not needed until the rows are.
+            release(&source, (0, source.len()));
+            if sources.is_empty() {
+                in_first = customers.len();
+            }
+            sources.push(source);
+            met.push(at);
+        }
+        remove_orphans(dir);
+        // The first file's customers, and the others put in among them by id.
+        let names = &customers.names;
+        let mut others: Vec<u32> = (in_first as u32..names.len() as u32).collect();
+        others.sort_unstable_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+        let mut order = Vec::with_capacity(names.len());
+        let mut rest = others.into_iter().peekable();
+        for i in 0..in_first as u32 {
+            while let Some(o) = rest.next_if(|o| names[*o as usize] < names[i as usize]) {
+                order.push(o);
+            }
+            order.push(i);
+        }
+        order.extend(rest);
+        let mut row_of = vec![0u32; order.len()];
+        for (r, i) in order.iter().enumerate() {
+            row_of[*i as usize] = r as u32;
+        }
+        let at = met
+            .into_iter()
+            .map(|at| order.iter().map(|i| at.get(*i as usize).copied().unwrap_or(ABSENT)).collect())
+            .collect();
+        Ok(Rows { sources, at, customers, order, row_of, first, days: (last - first + 1).max(0) as usize })
+    }
+
+    /// Customers.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Row `r`'s customer.
+    pub fn id(&self, r: usize) -> &str {
+        &self.customers.names[self.order[r] as usize]
+    }
+
+    /// The row of a customer, when it has one.
+    pub fn row_of(&self, id: &str) -> Option<usize> {
+        self.customers.get(id).map(|i| self.row_of[i as usize] as usize)
+    }
+
+    /// No customer.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Row `r`'s days into `out` (`days` long): the kWh as `f32`, NaN for a day without a
+    /// value; `buf` is room to decode a stored row that does not lie on an 8-byte boundary.
+    pub fn fill(&self, r: usize, out: &mut [f32], buf: &mut Vec<f64>) {
+        out.fill(f32::NAN);
+        let last = self.first + self.days as i32 - 1;
+        for (source, at) in self.sources.iter().zip(&self.at) {
+            let Some(&c) = at.get(r).filter(|c| **c != ABSENT) else { continue };
+            let Some((from, cells)) = source.cells(c as usize, self.first, last, buf) else { continue };
+            let at = (from - self.first) as usize;
+            for (out, k) in out[at..at + cells.len()].iter_mut().zip(cells) {
+                *out = if k.is_nan() { f32::NAN } else { *k as f32 };
+            }
+        }
+    }
+
+    /// Hands every row to `f` as a row-major matrix of some rows (`range`, [`CHUNK`] at a
+    /// time), chunks side by side on the rayon pool, and gives back what `f` gave for each chunk,
+    /// in the rows' order. The stored pages of the rows read are let go as it goes (they stay in
+    /// the page cache), so the blocks do not all stay in memory.
+    pub fn map_chunks<T: Send>(&self, f: impl Fn(std::ops::Range<usize>, &[f32]) -> T + Sync) -> Vec<T> {
+        use rayon::prelude::*;
+        let n = self.len();
+        let mut out = Vec::with_capacity(n.div_ceil(CHUNK));
+        let mut spans = self.spans(STRETCH);
+        for start in (0..n).step_by(STRETCH) {
+            let end = (start + STRETCH).min(n);
+            let starts: Vec<usize> = (start..end).step_by(CHUNK).collect();
+            out.par_extend(starts.into_par_iter().map(|a| {
+                let b = (a + CHUNK).min(end);
+                let mut matrix = vec![0.0; (b - a) * self.days];
+                let mut buf = Vec::new();
+                for (r, row) in (a..b).zip(matrix.chunks_exact_mut(self.days.max(1))) {
+                    self.fill(r, row, &mut buf);
+                }
+                f(a..b, &matrix)
+            }));
+            for (source, span) in self.sources.iter().zip(spans.next().into_iter().flatten()) {
+                release(source, span);
+            }
+        }
+        out
+    }
+
+    /// For each stretch of `stretch` rows, for each file: the span of its rows the stretch reads
+    /// (empty when none).
+    fn spans(&self, stretch: usize) -> impl Iterator<Item = Vec<(usize, usize)>> {
+        let n = self.len();
+        let mut per: Vec<Vec<(usize, usize)>> = Vec::with_capacity(n.div_ceil(stretch.max(1)));
+        for start in (0..n).step_by(stretch.max(1)) {
+            let rows = start..(start + stretch).min(n);
+            per.push(
+                self.at
+                    .iter()
+                    .map(|at| {
+                        let read = at.get(rows.clone()).into_iter().flatten().filter(|c| **c != ABSENT);
+                        read.fold((usize::MAX, 0), |(lo, hi), c| {
+                            (lo.min(*c as usize), hi.max(*c as usize + 1))
+                        })
+                    })
+                    .collect(),
+            );
+        }
+        per.into_iter()
+    }
+}
+
+/// Lets go of the mapped pages of a stored block's rows `from..to` (the page cache keeps them;
+/// a row read again is mapped again).
+fn release(source: &Source, (from, to): (usize, usize)) {
+    if let Source::Stored(s) = source
+        && from < to
+    {
+        let width = 8 * s.days;
+        let (at, end) = (s.values_at + from * width, (s.values_at + to * width).min(s.map.len()));
+        // SAFETY: the mapping is of a file never written in place (see `open`): pages let go
+        // come back with the same bytes when read again.
+        let _ = unsafe { s.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, end - at) };
+    }
 }
 
 /// Removes the blocks of files no longer stored, and temporary files a killed run left.

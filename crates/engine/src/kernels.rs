@@ -8,8 +8,6 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 
-use jicha_store::series::Series;
-
 use crate::columns::{date_array, float_array};
 use crate::day_blocks;
 use crate::error::{EngineError, EngineResult};
@@ -367,70 +365,5 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
             })
             .collect();
         Ok(AreaDays { first, days: n, areas, cells })
-    })
-}
-
-/// Each customer's daily kWh over days `first..=last` (NaN = no reading), one row per customer in
-/// the order they are first met: what the theft model reads.
-#[derive(Debug)]
-pub struct DailySeries {
-    /// The customers, by row.
-    pub customers: Interner,
-    /// The first day.
-    pub first: i32,
-    /// Days per row.
-    pub days: usize,
-    /// Row-major values.
-    pub values: Vec<f32>,
-    /// The earliest day with any reading.
-    pub min_day: Option<i32>,
-}
-
-impl DailySeries {
-    /// Whether the stored data reaches back to the window's first day (a store that starts
-    /// later leaves the window's early days empty for everyone: not missing readings).
-    pub fn covers_window(&self) -> bool {
-        self.min_day.is_some_and(|d| d <= self.first)
-    }
-
-    /// Customer `c`'s days.
-    pub fn row(&self, c: usize) -> &[f32] {
-        &self.values[c * self.days..(c + 1) * self.days]
-    }
-}
-
-/// The daily series of every customer with consumption in `first..=last`, shared through the
-/// session's memo, from the dense blocks of the committed files ([`day_blocks::for_each_row`]).
-pub fn daily_series(session: &Session, first: i32, last: i32) -> EngineResult<Arc<DailySeries>> {
-    session.memo(&format!("series/{first}/{last}"), || {
-        let width = (last - first + 1).max(0) as usize;
-        // Room for every customer at once (when the archive is loaded): the matrix is not
-        // copied as it grows, nor its pages cleared twice.
-        let expected = session.row_count("customers") as usize * width;
-        let mut s = DailySeries {
-            customers: Interner::with_capacity(session.row_count("customers") as usize),
-            first,
-            days: width,
-            values: Vec::with_capacity(expected),
-            // The store's first day of consumption, before the window or in it.
-            min_day: session
-                .series_files(Series::DailyConsumption)
-                .iter()
-                .filter(|f| f.rows > 0)
-                .map(|f| f.min_day)
-                .min(),
-        };
-        day_blocks::for_each_row(session, first, last, |id, from, cells| {
-            let r = s.customers.intern_next(id) as usize;
-            if s.values.len() < (r + 1) * width {
-                s.values.resize((r + 1) * width, f32::NAN);
-            }
-            let at = r * width + (from - first) as usize;
-            for (out, k) in s.values[at..at + cells.len()].iter_mut().zip(cells) {
-                *out = if k.is_nan() { f32::NAN } else { *k as f32 };
-            }
-        })?;
-        s.values.resize(s.customers.len() * width, f32::NAN);
-        Ok(s)
     })
 }

@@ -13,7 +13,7 @@ use datafusion::arrow::array::Array;
 use jicha_core::calendar::to_epoch_days;
 use jicha_engine::Session;
 use jicha_engine::columns::{date_array, float_array, text};
-use jicha_engine::kernels::daily_series;
+use jicha_engine::day_blocks::Rows;
 use jicha_engine::session::date_lit;
 use jicha_ingest::pipeline::NoProgress;
 use jicha_ingest::{ImportOutcome, import};
@@ -47,14 +47,29 @@ fn by_query(dir: &DataDir, first: i32, last: i32) -> Days {
 /// The series the blocks give, as (customer, day) -> kWh (as f32) or None.
 fn by_blocks(dir: &DataDir, first: i32, last: i32) -> BTreeMap<String, Vec<Option<f32>>> {
     let session = Session::open(dir).unwrap();
-    let s = daily_series(&session, first, last).unwrap();
-    assert_eq!(s.values.len(), s.customers.len() * s.days);
-    s.customers
-        .names
-        .iter()
-        .enumerate()
-        .map(|(r, id)| (id.clone(), s.row(r).iter().map(|v| (!v.is_nan()).then_some(*v)).collect()))
-        .collect()
+    let rows = Rows::open(&session, first, last).unwrap();
+    assert_eq!(rows.days, (last - first + 1) as usize);
+    let (mut row, mut buf) = (vec![0.0; rows.days], Vec::new());
+    let one_by_one: BTreeMap<String, Vec<Option<f32>>> = (0..rows.len())
+        .map(|r| {
+            rows.fill(r, &mut row, &mut buf);
+            (rows.id(r).to_string(), row.iter().map(|v| (!v.is_nan()).then_some(*v)).collect())
+        })
+        .collect();
+    // The same rows, handed over as matrices of rows.
+    let chunks = rows.map_chunks(|range, matrix| (range, matrix.to_vec()));
+    let mut next = 0;
+    for (range, matrix) in chunks {
+        assert_eq!(range.start, next, "chunks in the rows' order");
+        next = range.end;
+        for (r, days) in range.zip(matrix.chunks_exact(rows.days)) {
+            let want = &one_by_one[rows.id(r)];
+            let got: Vec<Option<f32>> = days.iter().map(|v| (!v.is_nan()).then_some(*v)).collect();
+            assert_eq!(&got, want, "row {r}");
+        }
+    }
+    assert_eq!(next, rows.len());
+    one_by_one
 }
 
 /// Checks the blocks' series against the query's: the same customers, and each day's value.

@@ -22,8 +22,9 @@ use foldhash::HashMap;
 use crate::columns::text;
 use crate::error::{EngineError, EngineResult};
 use crate::finding::{Finding, int, num};
-use crate::kernels::{AreaDays, DailySeries, area_days, daily_series, registers};
+use crate::kernels::{AreaDays, area_days, registers};
 use crate::session::Session;
+use crate::theft::Year;
 use crate::theme::{Param, Params, Theme, Window, need};
 use crate::themes::common::{customers, meters, price_on, tariffs};
 use crate::themes::loss_tq::AREA_LOOKBACK_DAYS;
@@ -89,23 +90,16 @@ fn area_losses(days: &AreaDays, from: i32, to: i32) -> HashMap<String, (i64, i64
     out
 }
 
-/// Each series row's level in the last `period_days` against its highest quarter among the
-/// first three of the window, both relative to the median customer of its transformer area (at
-/// least 5 customers with that quarter known): the season cancels out, a fall of its own stays.
-/// A quarter needs 30 days with a reading, the period 7.
-fn year_ratios(
-    series: &DailySeries,
-    period_days: usize,
-    area_of: impl Fn(&str) -> Option<String>,
-) -> Vec<Option<f64>> {
-    let n = series.customers.len();
-    let days = series.days;
+/// What the year ratio reads of a customer's year: its mean level over each of the first three
+/// quarters of the window (30 days with a reading at least) and over the last `period_days` (7
+/// at least); none when the window is shorter than four months of 30 days or the period.
+fn year_levels(row: &[f32], period_days: usize) -> [Option<f64>; 4] {
+    let days = row.len();
     if days < 4 * 30 || period_days >= days {
-        return vec![None; n];
+        return [None; 4];
     }
     let q = days / 4;
-    let spans = [(0, q), (q, 2 * q), (2 * q, 3 * q), (days - period_days, days)];
-    let mean = |row: &[f32], (a, b): (usize, usize), min: usize| {
+    let mean = |(a, b): (usize, usize), min: usize| {
         let (mut s, mut k) = (0.0, 0usize);
         for v in row[a..b].iter().filter(|v| v.is_finite()) {
             s += f64::from(*v);
@@ -113,18 +107,15 @@ fn year_ratios(
         }
         (k >= min).then(|| s / k as f64)
     };
-    let levels: Vec<[Option<f64>; 4]> = (0..n)
-        .map(|c| {
-            let row = series.row(c);
-            [
-                mean(row, spans[0], 30),
-                mean(row, spans[1], 30),
-                mean(row, spans[2], 30),
-                mean(row, spans[3], 7),
-            ]
-        })
-        .collect();
-    let areas: Vec<Option<String>> = series.customers.names.iter().map(|id| area_of(id)).collect();
+    [mean((0, q), 30), mean((q, 2 * q), 30), mean((2 * q, 3 * q), 30), mean((days - period_days, days), 7)]
+}
+
+/// Each customer's level in the period against its highest quarter among the first three of
+/// the window ([`year_levels`], by row), both relative to the median customer of its
+/// transformer area (at least 5 customers with that quarter known): the season cancels out, a
+/// fall of its own stays.
+fn year_ratios(levels: &[[Option<f64>; 4]], area_of: impl Fn(usize) -> Option<String>) -> Vec<Option<f64>> {
+    let areas: Vec<Option<String>> = (0..levels.len()).map(area_of).collect();
     let mut by_area: HashMap<&str, [Vec<f64>; 4]> = HashMap::default();
     for (c, a) in areas.iter().enumerate() {
         if let Some(a) = a {
@@ -146,7 +137,7 @@ fn year_ratios(
             (a, [m(&mut v[0]), m(&mut v[1]), m(&mut v[2]), m(&mut v[3])])
         })
         .collect();
-    (0..n)
+    (0..levels.len())
         .map(|c| {
             let med = medians.get(areas[c].as_deref()?)?;
             let rel = |k: usize| Some(levels[c][k]? / med[k]?);
@@ -155,6 +146,15 @@ fn year_ratios(
             (before > 0.0).then(|| now / before)
         })
         .collect()
+}
+
+/// What LOSS-THEFT reads of each customer's year besides the model's score: its days with a
+/// reading and its [`year_levels`].
+pub struct YearRow {
+    /// Days with a reading.
+    pub known: usize,
+    /// The levels the year ratio compares.
+    pub levels: [Option<f64>; 4],
 }
 
 /// Register reversals per meter in the period (a register below the day before's), from the
@@ -264,12 +264,23 @@ impl LossTheft {
         for ((_, f), tq) in out.iter_mut().zip(&areas) {
             f.peer_ratio = tq.and_then(|t| median.get(t).copied());
         }
-        let series = daily_series(session, crate::theft::window_first(w.last()), w.last())?;
-        let year = year_ratios(&series, w.days() as usize, |id| cust.get(id).and_then(|c| c.tq_id.clone()));
-        for (id, f) in out.iter_mut() {
-            f.year_ratio = series.customers.get(id).and_then(|r| year[r as usize]);
-        }
         Ok(out)
+    }
+
+    /// Each customer's year ratio (see [`year_ratios`]) into its features.
+    pub fn add_year_ratios(
+        session: &Session,
+        features: &mut [(String, Features)],
+        year: &Year,
+        rows: &[YearRow],
+    ) -> EngineResult<()> {
+        let cust = customers(session)?;
+        let levels: Vec<[Option<f64>; 4]> = rows.iter().map(|r| r.levels).collect();
+        let ratios = year_ratios(&levels, |r| cust.get(year.rows.id(r)).and_then(|c| c.tq_id.clone()));
+        for (id, f) in features.iter_mut() {
+            f.year_ratio = year.rows.row_of(id).and_then(|r| ratios[r]);
+        }
+        Ok(())
     }
 
     /// Scores every customer: the rule score, and the model's where the stored data covers the
@@ -278,8 +289,8 @@ impl LossTheft {
     /// probability. The run ranks by the higher of the rule score and that probability.
     pub fn score(
         features: &[(String, Features)],
-        series: &DailySeries,
-        model_scores: Option<&[f64]>,
+        year: &Year,
+        (model_scores, rows): (Option<&[f64]>, &[YearRow]),
         model: &Model,
         p: &Params,
     ) -> Vec<Suspicion> {
@@ -290,9 +301,8 @@ impl LossTheft {
                 let rules = RuleScorer.score(f);
                 let area = RuleScorer::signals(f)[1];
                 let model = model_scores
-                    .and_then(|_| series.customers.get(id))
-                    .map(|r| r as usize)
-                    .filter(|r| series.row(*r).iter().filter(|v| v.is_finite()).count() >= min_days)
+                    .and_then(|_| year.rows.row_of(id))
+                    .filter(|r| rows[*r].known >= min_days)
                     .map(|r| {
                         let add = |x: f64| x + (1.0 - x) * area / 2.0;
                         let m = model_scores.map_or(0.0, |s| s[r]);
@@ -358,20 +368,28 @@ impl Theme for LossTheft {
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let with_readings = session.has_rows("readings") && session.has_rows("meters");
         let model = Model::builtin();
-        // The model reads and scores the year beside the month's features (they share the
-        // series through the memo; whichever asks first reads it).
-        let (features, scored) = std::thread::scope(|s| {
-            let scoring = s.spawn(|| crate::theft::model_scores(session, w.last(), model));
+        // The model reads and scores the year beside the month's features.
+        let period_days = w.days() as usize;
+        let (features, scanned) = std::thread::scope(|s| {
+            let scanning = s.spawn(|| {
+                let year = Year::open(session, w.last())?;
+                let (scores, rows) = year.scan(model, |row| YearRow {
+                    known: row.iter().filter(|v| v.is_finite()).count(),
+                    levels: year_levels(row, period_days),
+                });
+                Ok::<_, EngineError>((year, scores, rows))
+            });
             let features = LossTheft::features(session, w, with_readings);
-            let scored =
-                scoring.join().map_err(|_| EngineError::Internal("the model's scoring panicked".into()));
-            (features, scored)
+            let scanned =
+                scanning.join().map_err(|_| EngineError::Internal("the model's scoring panicked".into()));
+            (features, scanned)
         });
-        let (features, (series, model_scores)) = (features?, scored??);
-        let scored = LossTheft::score(&features, &series, model_scores.as_deref(), model, p);
+        let (mut features, (year, model_scores, year_rows)) = (features?, scanned??);
+        LossTheft::add_year_ratios(session, &mut features, &year, &year_rows)?;
+        let scored = LossTheft::score(&features, &year, (model_scores.as_deref(), &year_rows), model, p);
         let picked = LossTheft::suspects(&features, &scored, p);
         let rows: Vec<usize> = picked.iter().filter_map(|i| scored[*i].model.map(|m| m.2)).collect();
-        let mut explained = crate::theft::explain(&series, &rows, model).into_iter();
+        let mut explained = year.explain(&rows, model).into_iter();
         let (cust, prices) = (customers(session)?, tariffs(session)?);
         let feature_names = jicha_theft::features::names();
         let mut out = Vec::new();
