@@ -1,5 +1,7 @@
 //! Each committed daily-consumption file as a dense block: its customers (in the file's order)
-//! by its days, the stored `f64` kWh per cell. The theft model reads a year of every customer's
+//! by its days, the stored `f64` kWh per cell; and each committed file of register readings
+//! likewise, its meters by its days, the total register and the time-of-use gap per day (what
+//! VOL-REVERSE, VOL-MISSING and VOL-TOU read, decoded from 31 M Parquet rows per month otherwise). The theft model reads a year of every customer's
 //! days, and the customer and area themes four months of them; decoding those Parquet rows (365 M
 //! for the year at a million customers) and mapping each row's text id took most of their time,
 //! where a block is read as it lies, a customer's days side by side.
@@ -12,11 +14,11 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::Array;
+use datafusion::arrow::array::{Array, RecordBatch};
 use jicha_store::DataDir;
 use jicha_store::relational::SeriesFile;
 use jicha_store::series::{Series, read_batches};
@@ -26,38 +28,84 @@ use crate::error::{EngineError, EngineResult};
 use crate::kernels::{Interner, column};
 use crate::session::Session;
 use crate::snapshot::write_renamed;
+use crate::themes::common::hundredths;
 
-/// The first bytes of a block file (the last two digits are the format's version).
-const MAGIC: &[u8; 8] = b"JCDAYS01";
-/// Header: magic, first day (i32), days (u32), customers (u32), id bytes (u64).
+/// Header: magic, first day (i32), days (u32), rows (u32), id bytes (u64).
 const HEADER: usize = 8 + 4 + 4 + 4 + 8;
-/// A day without a row in the file: a NaN of its own (a row without a value is `f64::NAN`; the
-/// store holds no NaN kWh, the importer refuses them).
+/// A cell without a value in the file: a NaN of its own (a consumption row without a value is
+/// `f64::NAN`; the store holds no NaN kWh, the importer refuses them; as a register cell's
+/// integer it is far beyond any register in hundredths).
 const NO_ROW: u64 = 0x7ff8_0000_0000_0d0d;
 
-/// One file's days.
+/// What the blocks of one series hold.
+struct Kind {
+    series: Series,
+    /// The first bytes of a block file (the last two digits are the format's version).
+    magic: &'static [u8; 8],
+    /// The block's file name in place of `parquet`.
+    extension: &'static str,
+    /// Cells per day.
+    width: usize,
+}
+
+/// Daily consumption: a cell per day, the kWh as `f64` (NaN: a row without a value).
+const CONSUMPTION: Kind =
+    Kind { series: Series::DailyConsumption, magic: b"JCDAYS01", extension: "v1.days", width: 1 };
+/// Register readings: two cells per day, the total register and how far the time-of-use
+/// registers are from it (|peak + flat + valley - total|, each rounded first), both in
+/// hundredths as `i64` held in the cell's 8 bytes (read with [`register`]); [`NO_ROW`] for a day
+/// without a total, and for the gap unless all four registers were read.
+const REGISTERS: Kind = Kind { series: Series::Readings, magic: b"JCREGS01", extension: "v1.regs", width: 2 };
+
+impl Kind {
+    fn of(file: &SeriesFile) -> &'static Kind {
+        if file.series == REGISTERS.series.name() { &REGISTERS } else { &CONSUMPTION }
+    }
+}
+
+/// A register cell's value in hundredths, when it has one.
+pub fn register(cell: f64) -> Option<i64> {
+    let bits = cell.to_bits();
+    (bits != NO_ROW).then_some(bits as i64)
+}
+
+/// The cell of a register value in hundredths.
+fn register_cell(hundredths: i64) -> f64 {
+    f64::from_bits(hundredths as u64)
+}
+
+/// One file's days: each row's cells, [`Kind::width`] per day.
 struct Block {
     first: i32,
     days: usize,
+    width: usize,
     customers: Vec<String>,
     values: Vec<f64>,
 }
 
 /// Where the block of a committed file lies.
 fn path(dir: &DataDir, file: &SeriesFile) -> PathBuf {
-    dir.root().join("cache").join("series").join(&file.file).with_extension("v1.days")
+    dir.root().join("cache").join("series").join(&file.file).with_extension(Kind::of(file).extension)
 }
 
-/// The block of a committed file, from its Parquet rows.
-fn build(dir: &DataDir, file: &SeriesFile) -> EngineResult<Block> {
-    let days = (file.max_day - file.min_day + 1).max(0) as usize;
+/// The block of a committed file, from its Parquet rows: `put(batch, places, values)` fills, for
+/// each (row of the batch, place in `values`), the cells of that row's day from the batch's
+/// columns (rows without an id or a date have no place).
+fn build_with(
+    dir: &DataDir,
+    file: &SeriesFile,
+    id: &str,
+    mut put: impl FnMut(&RecordBatch, &[(usize, usize)], &mut [f64]) -> EngineResult<()>,
+) -> EngineResult<Block> {
+    let (days, width) = ((file.max_day - file.min_day + 1).max(0) as usize, Kind::of(file).width);
     let mut ids = Interner::default();
     let mut values: Vec<f64> = Vec::new();
     for batch in read_batches(&dir.series_file(&file.file))? {
         let batch = batch?;
-        let rows = ids.rows(column(&batch, "customer_id")?, true)?;
-        let (ds, kwh) = (date_array(&batch, "date")?, float_array(&batch, "kwh")?);
-        values.resize(ids.len() * days, f64::from_bits(NO_ROW));
+        let rows = ids.rows(column(&batch, id)?, true)?;
+        let ds = date_array(&batch, "date")?;
+        values.resize(ids.len() * days * width, f64::from_bits(NO_ROW));
+        let mut places = Vec::with_capacity(batch.num_rows());
         for (i, d) in ds.iter().enumerate() {
             let (Some(c), Some(d)) = (rows[i], d) else { continue };
             if d < file.min_day || d > file.max_day {
@@ -66,19 +114,49 @@ fn build(dir: &DataDir, file: &SeriesFile) -> EngineResult<Block> {
                     file.file, file.min_day, file.max_day
                 )));
             }
-            let k = kwh.is_valid(i).then(|| kwh.value(i)).filter(|k| !k.is_nan());
-            values[c as usize * days + (d - file.min_day) as usize] = k.unwrap_or(f64::NAN);
+            places.push((i, (c as usize * days + (d - file.min_day) as usize) * width));
         }
+        put(&batch, &places, &mut values)?;
     }
-    values.resize(ids.len() * days, f64::from_bits(NO_ROW));
-    Ok(Block { first: file.min_day, days, customers: ids.names, values })
+    values.resize(ids.len() * days * width, f64::from_bits(NO_ROW));
+    Ok(Block { first: file.min_day, days, width, customers: ids.names, values })
 }
 
-/// Writes a block into place.
-fn write(target: &Path, block: &Block) -> std::io::Result<()> {
-    write_renamed(target, |w: &mut BufWriter<File>| {
+/// The block of a committed file, from its Parquet rows.
+fn build(dir: &DataDir, file: &SeriesFile) -> EngineResult<Block> {
+    if Kind::of(file).series == Series::Readings {
+        // As the registers' scan reads them: a row counts with its total, its gap with all four.
+        return build_with(dir, file, "meter_id", |b, places, values| {
+            let total = float_array(b, "total")?;
+            let tou = [float_array(b, "peak")?, float_array(b, "flat")?, float_array(b, "valley")?];
+            for &(i, at) in places {
+                if total.is_valid(i) {
+                    let t = hundredths(total.value(i));
+                    values[at] = register_cell(t);
+                    if tou.iter().all(|a| a.is_valid(i)) {
+                        let sum: i64 = tou.iter().map(|a| hundredths(a.value(i))).sum();
+                        values[at + 1] = register_cell((sum - t).abs());
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+    build_with(dir, file, "customer_id", |b, places, values| {
+        let kwh = float_array(b, "kwh")?;
+        for &(i, at) in places {
+            let k = kwh.is_valid(i).then(|| kwh.value(i)).filter(|k| !k.is_nan());
+            values[at] = k.unwrap_or(f64::NAN);
+        }
+        Ok(())
+    })
+}
+
+/// Writes the block of `file` into place.
+fn write(dir: &DataDir, file: &SeriesFile, block: &Block) -> std::io::Result<()> {
+    write_renamed(&path(dir, file), |w: &mut BufWriter<File>| {
         let id_bytes: usize = block.customers.iter().map(String::len).sum();
-        w.write_all(MAGIC)?;
+        w.write_all(Kind::of(file).magic)?;
         w.write_all(&block.first.to_le_bytes())?;
         w.write_all(&(block.days as u32).to_le_bytes())?;
         w.write_all(&(block.customers.len() as u32).to_le_bytes())?;
@@ -110,6 +188,7 @@ struct Stored {
     values_at: usize,
     first: i32,
     days: usize,
+    width: usize,
     /// Where each id ends in `ids` (the first starts at 0).
     ends: Vec<u32>,
     ids: String,
@@ -121,10 +200,10 @@ impl Stored {
         self.ids.get(from..self.ends[c] as usize)
     }
 
-    /// Customer `c`'s days: the mapped bytes themselves where they lie on an 8-byte boundary
-    /// (a little-endian machine), else decoded into `buf`.
+    /// Row `c`'s cells: the mapped bytes themselves where they lie on an 8-byte boundary (a
+    /// little-endian machine), else decoded into `buf`.
     fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
-        let width = 8 * self.days;
+        let width = 8 * self.days * self.width;
         let bytes = &self.map[self.values_at + c * width..self.values_at + (c + 1) * width];
         if cfg!(target_endian = "little") {
             // SAFETY: every bit pattern is an f64; align_to hands over only aligned elements.
@@ -139,8 +218,8 @@ impl Stored {
     }
 }
 
-/// The header of the block of `file` when one was written for the file's range and its size
-/// is what the header says: (first day, days, customers, id bytes).
+/// The header of the block of `file` when one was written for the file's series and range and
+/// its size is what the header says: (first day, days, rows, id bytes).
 fn header(reader: &mut impl Read, size: u64, file: &SeriesFile) -> Option<(i32, usize, usize, usize)> {
     let mut header = [0u8; HEADER];
     reader.read_exact(&mut header).ok()?;
@@ -148,8 +227,9 @@ fn header(reader: &mut impl Read, size: u64, file: &SeriesFile) -> Option<(i32, 
     let (first, days, n) = (int(8) as i32, int(12) as usize, int(16) as usize);
     let id_bytes = u64::from_le_bytes(header[20..28].try_into().expect("eight bytes"));
     let expected_days = (file.max_day - file.min_day + 1).max(0) as usize;
-    let total = HEADER as u64 + 4 * (n as u64 + 1) + id_bytes + 8 * (n * days) as u64;
-    let fits = &header[..8] == MAGIC && first == file.min_day && days == expected_days && size == total;
+    let kind = Kind::of(file);
+    let total = HEADER as u64 + 4 * (n as u64 + 1) + id_bytes + 8 * (n * days * kind.width) as u64;
+    let fits = &header[..8] == kind.magic && first == file.min_day && days == expected_days && size == total;
     fits.then_some((first, days, n, id_bytes as usize))
 }
 
@@ -187,10 +267,11 @@ fn open(dir: &DataDir, file: &SeriesFile, populate: bool) -> Option<Stored> {
     let map = unsafe { options.map(&handle) }.ok()?;
     let values_at = HEADER + offsets.len() + id_bytes;
     // The size was checked against the header: the days fill the rest of the file.
-    if map.len() != values_at + 8 * n * days {
+    let width = Kind::of(file).width;
+    if map.len() != values_at + 8 * n * days * width {
         return None;
     }
-    let stored = Stored { map, values_at, first, days, ends, ids: String::from_utf8(bytes).ok()? };
+    let stored = Stored { map, values_at, first, days, width, ends, ids: String::from_utf8(bytes).ok()? };
     // Every id on character boundaries, in order.
     (0..n).all(|c| stored.id(c).is_some()).then_some(stored)
 }
@@ -233,6 +314,15 @@ impl Source {
         }
     }
 
+    /// Cells per day.
+    fn width(&self) -> usize {
+        match (self, self.held()) {
+            (Source::Stored(s), _) => s.width,
+            (_, Some(b)) => b.width,
+            _ => unreachable!("a block is held or stored"),
+        }
+    }
+
     /// Customers.
     fn len(&self) -> usize {
         match (self, self.held()) {
@@ -250,17 +340,17 @@ impl Source {
         }
     }
 
-    /// Customer `c`'s days (see [`Stored::row`] for `buf`).
+    /// Row `c`'s cells (see [`Stored::row`] for `buf`).
     fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
         match (self, self.held()) {
             (Source::Stored(s), _) => s.row(c, buf),
-            (_, Some(b)) => &b.values[c * b.days..(c + 1) * b.days],
+            (_, Some(b)) => &b.values[c * b.days * b.width..(c + 1) * b.days * b.width],
             _ => unreachable!("a block is held or stored"),
         }
     }
 
-    /// The part of customer `c`'s row inside `first..=last` when it has a row there (a cell
-    /// other than [`NO_ROW`]): the first day of the cells, and the cells.
+    /// The part of row `c` inside `first..=last` when it has a row there (a cell other than
+    /// [`NO_ROW`]): the first day of the cells, and the cells.
     fn cells<'a>(
         &'a self,
         c: usize,
@@ -268,14 +358,14 @@ impl Source {
         last: i32,
         buf: &'a mut Vec<f64>,
     ) -> Option<(i32, &'a [f64])> {
-        let block_first = self.first();
+        let (block_first, width) = (self.first(), self.width());
         let row = self.row(c, buf);
         let from = first.max(block_first);
-        let to = last.min(block_first + row.len() as i32 - 1);
+        let to = last.min(block_first + (row.len() / width) as i32 - 1);
         if from > to {
             return None;
         }
-        let cells = &row[(from - block_first) as usize..=(to - block_first) as usize];
+        let cells = &row[(from - block_first) as usize * width..(to - block_first + 1) as usize * width];
         cells.iter().any(|v| v.to_bits() != NO_ROW).then_some((from, cells))
     }
 
@@ -290,10 +380,10 @@ impl Source {
     }
 }
 
-/// The committed files of daily consumption with days in `first..=last`, by their first day.
-fn files_of(session: &Session, first: i32, last: i32) -> Vec<&SeriesFile> {
+/// The committed files of a series with days in `first..=last`, by their first day.
+fn files_of<'a>(session: &'a Session, kind: &Kind, first: i32, last: i32) -> Vec<&'a SeriesFile> {
     let mut files: Vec<&SeriesFile> = session
-        .series_files(Series::DailyConsumption)
+        .series_files(kind.series)
         .iter()
         .filter(|f| f.min_day <= last && f.max_day >= first && f.rows > 0)
         .collect();
@@ -315,7 +405,7 @@ fn ensure(session: &Session, files: &[&SeriesFile]) -> EngineResult<Vec<Arc<Ensu
                 return Ok(None);
             }
             let block = build(dir, file)?;
-            Ok(write(&path(dir, file), &block).err().map(|_| block))
+            Ok(write(dir, file, &block).err().map(|_| block))
         })
     };
     let next = AtomicUsize::new(0);
@@ -350,10 +440,37 @@ pub fn for_each_row(
     session: &Session,
     first: i32,
     last: i32,
+    f: impl FnMut(&str, i32, &[f64]),
+) -> EngineResult<()> {
+    visit_all(session, &CONSUMPTION, first, last, f)
+}
+
+/// Hands every meter's row of each committed file of register readings with days in
+/// `first..=last` to `f(id, from, cells)`: the meter's id, the first day of the cells, and two
+/// cells per day of the file inside the window (the total register and the time-of-use gap in
+/// hundredths, read with [`register`]). A meter's row is handed over when it has a total in the
+/// window, as the query `SELECT meter_id, date, total, peak, flat, valley FROM readings WHERE
+/// total IS NOT NULL AND date BETWEEN first AND last` would give it; files come by their first
+/// day, meters in each file's order.
+pub fn for_each_register_row(
+    session: &Session,
+    first: i32,
+    last: i32,
+    f: impl FnMut(&str, i32, &[f64]),
+) -> EngineResult<()> {
+    visit_all(session, &REGISTERS, first, last, f)
+}
+
+/// Hands every row of each committed file of a series with days in `first..=last` to `f`.
+fn visit_all(
+    session: &Session,
+    kind: &Kind,
+    first: i32,
+    last: i32,
     mut f: impl FnMut(&str, i32, &[f64]),
 ) -> EngineResult<()> {
     let dir = session.dir();
-    let files = files_of(session, first, last);
+    let files = files_of(session, kind, first, last);
     let ensured = ensure(session, &files)?;
     // One file at a time: a block is let go (and its pages unmapped) once read.
     for (file, held) in files.iter().zip(ensured) {
@@ -400,7 +517,7 @@ impl Rows {
     /// The rows of every customer with a row in `first..=last` (see [`for_each_row`]).
     pub fn open(session: &Session, first: i32, last: i32) -> EngineResult<Rows> {
         let dir = session.dir();
-        let files = files_of(session, first, last);
+        let files = files_of(session, &CONSUMPTION, first, last);
         let ensured = ensure(session, &files)?;
         let mut customers = Interner::with_capacity(session.row_count("customers") as usize);
         let (mut sources, mut met) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
@@ -554,24 +671,28 @@ fn release(source: &Source, (from, to): (usize, usize)) {
 
 /// Removes the blocks of files no longer stored, and temporary files a killed run left.
 fn remove_orphans(dir: &DataDir) {
-    let root = dir.root().join("cache").join("series").join("daily_consumption");
-    let Ok(months) = std::fs::read_dir(&root) else { return };
-    for month in months.flatten() {
-        let Ok(entries) = std::fs::read_dir(month.path()) else { continue };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let source = name.strip_suffix(".v1.days").map(|stem| {
-                dir.series_file(&format!(
-                    "daily_consumption/{}/{stem}.parquet",
-                    month.file_name().to_string_lossy()
-                ))
-            });
-            let orphan = match source {
-                Some(source) => !source.exists(),
-                None => name.ends_with(".tmp"),
-            };
-            if orphan {
-                let _ = std::fs::remove_file(e.path());
+    for kind in [&CONSUMPTION, &REGISTERS] {
+        let series = kind.series.name();
+        let root = dir.root().join("cache").join("series").join(series);
+        let Ok(months) = std::fs::read_dir(&root) else { continue };
+        let suffix = format!(".{}", kind.extension);
+        for month in months.flatten() {
+            let Ok(entries) = std::fs::read_dir(month.path()) else { continue };
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let source = name.strip_suffix(&suffix).map(|stem| {
+                    dir.series_file(&format!(
+                        "{series}/{}/{stem}.parquet",
+                        month.file_name().to_string_lossy()
+                    ))
+                });
+                let orphan = match source {
+                    Some(source) => !source.exists(),
+                    None => name.ends_with(".tmp"),
+                };
+                if orphan {
+                    let _ = std::fs::remove_file(e.path());
+                }
             }
         }
     }

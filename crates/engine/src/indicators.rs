@@ -788,7 +788,7 @@ pub fn outage_spans(session: &Session) -> EngineResult<Vec<OutageSpan>> {
             let feeder = c
                 .feeder_id
                 .as_deref()
-                .or_else(|| c.tq_id.as_ref().and_then(|t| area_station.get(t)).map(|a| a.0.as_str()));
+                .or_else(|| c.tq_id.as_ref().and_then(|t| area_station.get(&**t)).map(|a| a.0.as_str()));
             if let Some(f) = feeder {
                 by_scope.entry((false, f)).or_default().push(c);
             }
@@ -841,7 +841,7 @@ fn outages(session: &Session, first: i32, end: i32, st: &mut BTreeMap<String, Ta
     let last = end - 1;
     for c in customers(session)?.values() {
         if c.active_on(last.max(first)) {
-            st.entry(c.station_id.clone()).or_default().customers += 1;
+            st.entry(c.station_id.to_string()).or_default().customers += 1;
         }
     }
     Ok(())

@@ -223,12 +223,6 @@ impl Registers {
 pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<Registers>> {
     session.memo(&format!("registers/{first}/{last}"), || {
         let n = (last - first + 1).max(0) as usize;
-        let sql = format!(
-            "SELECT meter_id, date, total, peak, flat, valley FROM readings
-             WHERE total IS NOT NULL AND date BETWEEN {} AND {}",
-            date_lit(first),
-            date_lit(last)
-        );
         // Room for every meter of the archive at once: the matrices are not copied as they grow.
         let expected = session.row_count("meters") as usize * n;
         let mut r = Registers {
@@ -238,23 +232,22 @@ pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<R
             total: Vec::with_capacity(expected),
             tou_gap: Vec::with_capacity(expected),
         };
-        session.for_each_batch(&sql, "示数 / registers", |b| {
-            let ids = r.meters.rows(column(b, "meter_id")?, true)?;
-            let (ds, totals) = (date_array(b, "date")?, float_array(b, "total")?);
-            let tou = [float_array(b, "peak")?, float_array(b, "flat")?, float_array(b, "valley")?];
-            r.total.resize(r.meters.len() * n, NONE);
-            r.tou_gap.resize(r.meters.len() * n, NONE);
-            for (i, (d, t)) in ds.iter().zip(totals.iter()).enumerate() {
-                if let (Some(m), Some(d), Some(t)) = (ids[i], d, t) {
-                    let at = m as usize * n + (d - first) as usize;
-                    r.total[at] = hundredths(t);
-                    if tou.iter().all(|a| a.is_valid(i)) {
-                        let sum: i64 = tou.iter().map(|a| hundredths(a.value(i))).sum();
-                        r.tou_gap[at] = (sum - r.total[at]).abs();
+        day_blocks::for_each_register_row(session, first, last, |id, from, cells| {
+            let m = r.meters.intern_next(id) as usize;
+            if r.total.len() < (m + 1) * n {
+                r.total.resize((m + 1) * n, NONE);
+                r.tou_gap.resize((m + 1) * n, NONE);
+            }
+            let at = m * n + (from - first) as usize;
+            for (k, day) in cells.chunks_exact(2).enumerate() {
+                // A later file's day replaces an earlier one's only where it has a total.
+                if let Some(t) = day_blocks::register(day[0]) {
+                    r.total[at + k] = t;
+                    if let Some(g) = day_blocks::register(day[1]) {
+                        r.tou_gap[at + k] = g;
                     }
                 }
             }
-            Ok(())
         })?;
         Ok(r)
     })

@@ -128,6 +128,12 @@ impl RuleScorer {
         };
         [drop, area, zero, variation, reversals, missing]
     }
+
+    /// The score of [`RuleScorer::signals`]: each times its weight, added in order (what
+    /// [`Scorer::score`] gives, without the list of contributions).
+    pub fn weighted(signals: &[f64; 6]) -> f64 {
+        RULE_WEIGHTS.iter().zip(signals).map(|((_, w), x)| w * x).sum()
+    }
 }
 
 impl Scorer for RuleScorer {
@@ -139,7 +145,7 @@ impl Scorer for RuleScorer {
         let s = RuleScorer::signals(f);
         let contributions: Vec<(&'static str, f64)> =
             RULE_WEIGHTS.iter().zip(s).map(|((name, w), x)| (*name, w * x)).collect();
-        Scored { score: contributions.iter().map(|c| c.1).sum(), contributions }
+        Scored { score: RuleScorer::weighted(&s), contributions }
     }
 }
 

@@ -9,7 +9,9 @@ use jicha_core::tariff::{Tariff, version_on};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
-use crate::columns::{days, floats, text, texts};
+use datafusion::arrow::array::{Array, StringArray};
+
+use crate::columns::{days, floats, strings, text, texts};
 use crate::error::EngineResult;
 use crate::session::Session;
 use crate::theme::Window;
@@ -118,38 +120,38 @@ pub fn sql_abs(expr: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct Customer {
     /// 供电单位编码.
-    pub station_id: String,
+    pub station_id: Arc<str>,
     /// 用户状态.
-    pub status: String,
+    pub status: Arc<str>,
     /// 立户日期.
     pub opened_on: Option<i32>,
     /// 销户日期.
     pub closed_on: Option<i32>,
     /// 电价码.
-    pub tariff_code: String,
+    pub tariff_code: Arc<str>,
     /// 台区编号.
-    pub tq_id: Option<String>,
+    pub tq_id: Option<Arc<str>>,
     /// 线路编号.
-    pub feeder_id: Option<String>,
+    pub feeder_id: Option<Arc<str>>,
     /// 合同容量.
     pub contract_kva: Option<f64>,
     /// 用电类别.
-    pub category: String,
+    pub category: Arc<str>,
     /// 电压等级.
-    pub voltage: Option<String>,
+    pub voltage: Option<Arc<str>>,
 }
 
 impl Customer {
     /// The customer's station as a join would give it (none for one without a station; an
     /// unknown customer has none either: `archive.get(id).and_then(Customer::station)`).
     pub fn station(&self) -> Option<String> {
-        Some(self.station_id.clone()).filter(|s| !s.is_empty())
+        Some(self.station_id.to_string()).filter(|s| !s.is_empty())
     }
 
     /// Active through the period: status active, opened on or before its first day, and not
     /// closed on or before its last day.
     pub fn active_through(&self, w: &Window) -> bool {
-        self.status == "active"
+        &*self.status == "active"
             && self.opened_on.is_some_and(|o| o <= w.first())
             && self.closed_on.is_none_or(|c| c > w.last())
     }
@@ -173,26 +175,42 @@ pub fn customers(session: &Session) -> EngineResult<Arc<ById<Customer>>> {
 fn read_customers(session: &Session) -> EngineResult<ById<Customer>> {
     let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, tq_id, feeder_id, contract_kva, category, voltage FROM customers";
     let mut out = ById::with_capacity_and_hasher(session.row_count("customers") as usize, Default::default());
+    // The archive's codes repeat customer after customer (stations, statuses, tariffs, areas,
+    // feeders): each distinct text is held once, not a million times.
+    let mut held: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
+    let mut code = |v: &str| -> Arc<str> {
+        if let Some(a) = held.get(v) {
+            return a.clone();
+        }
+        let a: Arc<str> = v.into();
+        held.insert(a.clone());
+        a
+    };
     for b in session.run(sql, "customers")? {
-        let (id, st, status) = (text(&b, "customer_id")?, text(&b, "station_id")?, text(&b, "status")?);
+        let (id, st, status) =
+            (strings(&b, "customer_id")?, strings(&b, "station_id")?, strings(&b, "status")?);
         let (opened, closed) = (days(&b, "opened_on")?, days(&b, "closed_on")?);
         let (tariff, kva, cat) =
-            (text(&b, "tariff_code")?, floats(&b, "contract_kva")?, text(&b, "category")?);
-        let (tq, fd, volt) = (texts(&b, "tq_id")?, texts(&b, "feeder_id")?, texts(&b, "voltage")?);
+            (strings(&b, "tariff_code")?, floats(&b, "contract_kva")?, strings(&b, "category")?);
+        let (tq, fd, volt) = (strings(&b, "tq_id")?, strings(&b, "feeder_id")?, strings(&b, "voltage")?);
+        // A required text's null reads as empty text.
+        fn value(a: &StringArray, i: usize) -> Option<&str> {
+            a.is_valid(i).then(|| a.value(i))
+        }
         for i in 0..b.num_rows() {
             out.insert(
-                id[i].clone(),
+                value(&id, i).unwrap_or_default().to_string(),
                 Customer {
-                    station_id: st[i].clone(),
-                    status: status[i].clone(),
+                    station_id: code(value(&st, i).unwrap_or_default()),
+                    status: code(value(&status, i).unwrap_or_default()),
                     opened_on: opened[i],
                     closed_on: closed[i],
-                    tariff_code: tariff[i].clone(),
-                    tq_id: tq[i].clone(),
-                    feeder_id: fd[i].clone(),
+                    tariff_code: code(value(&tariff, i).unwrap_or_default()),
+                    tq_id: value(&tq, i).map(&mut code),
+                    feeder_id: value(&fd, i).map(&mut code),
                     contract_kva: kva[i],
-                    category: cat[i].clone(),
-                    voltage: volt[i].clone(),
+                    category: code(value(&cat, i).unwrap_or_default()),
+                    voltage: value(&volt, i).map(&mut code),
                 },
             );
         }

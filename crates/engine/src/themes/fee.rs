@@ -128,7 +128,7 @@ impl Theme for FeeArrears {
                 self.finding(
                     w,
                     &o.bill_id,
-                    cust.get(&o.customer_id).map(|c| c.station_id.clone()),
+                    cust.get(&o.customer_id).map(|c| c.station_id.to_string()),
                     &[
                         ("amount", num(o.amount.to_f64().unwrap_or(0.0))),
                         ("paid", num(o.paid.to_f64().unwrap_or(0.0))),
@@ -160,7 +160,7 @@ impl Theme for FeeRecovery {
         let mut stations: BTreeMap<String, (Decimal, Decimal, i64)> = BTreeMap::new();
         for o in owed(session, w, &filter, |_, _, _| true)? {
             let Some(c) = cust.get(&o.customer_id) else { continue };
-            let e = stations.entry(c.station_id.clone()).or_default();
+            let e = stations.entry(c.station_id.to_string()).or_default();
             e.0 += o.amount;
             // A bill's payments count up to its amount: overpaying one bill does not cover another.
             e.1 += o.paid.min(o.amount);

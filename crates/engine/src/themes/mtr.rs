@@ -60,7 +60,7 @@ fn meter_rows(session: &Session) -> EngineResult<Arc<Vec<MeterRow>>> {
                     meter_id: id[i].clone(),
                     customer_id: customer[i].clone().unwrap_or_default(),
                     station_id: c.and_then(Customer::station),
-                    voltage: c.and_then(|c| c.voltage.clone()),
+                    voltage: c.and_then(|c| c.voltage.as_deref().map(str::to_string)),
                     multiplier: mult[i],
                     ct_ratio: ct[i].clone(),
                     pt_ratio: pt[i].clone(),

@@ -110,15 +110,15 @@ impl Theme for PrcCategory {
             let Some(t) = version_on(tariffs.as_slice(), &c.tariff_code, w.period.last_day()) else {
                 continue;
             };
-            if t.category.code() != c.category {
+            if t.category.code() != &*c.category {
                 out.push(self.finding(
                     w,
                     id,
-                    Some(c.station_id.clone()),
+                    Some(c.station_id.to_string()),
                     &[
-                        ("tariff_code", serde_json::Value::from(c.tariff_code.clone())),
+                        ("tariff_code", serde_json::Value::from(&*c.tariff_code)),
                         ("tariff_category", serde_json::Value::from(t.category.code())),
-                        ("customer_category", serde_json::Value::from(c.category.clone())),
+                        ("customer_category", serde_json::Value::from(&*c.category)),
                         ("price", dnum(t.price)),
                     ],
                 ));
@@ -192,7 +192,7 @@ impl Theme for PrcBill {
                     self.finding(
                         w,
                         &bill.bill_id,
-                        Some(c.station_id.clone()),
+                        Some(c.station_id.to_string()),
                         &[
                             ("amount", dnum(amount)),
                             ("recomputed", dnum(re.amount)),
@@ -255,7 +255,7 @@ impl Theme for PrcKwh {
                     self.finding(
                         w,
                         &bill.bill_id,
-                        c.map(|c| c.station_id.clone()),
+                        c.map(|c| c.station_id.to_string()),
                         &[
                             ("billed_kwh", num(billed as f64 / 100.0)),
                             ("metered_kwh", num(m as f64 / 100.0)),
@@ -308,7 +308,7 @@ impl Theme for PrcBasic {
                 self.finding(
                     w,
                     &bill.bill_id,
-                    Some(c.station_id.clone()),
+                    Some(c.station_id.to_string()),
                     &[
                         ("contract_kva", dnum(kva)),
                         ("basic_per_kva", dnum(t.basic_per_kva.unwrap_or_default())),
@@ -345,11 +345,11 @@ impl Theme for PrcPf {
         for bill in bills_of(session, w)?.iter().filter(|b| b.pf_adjustment.is_none()) {
             let Some(c) = cust.get(&bill.customer_id) else { continue };
             let kva = c.contract_kva.unwrap_or(0.0);
-            if matches!(c.category.as_str(), "commercial" | "industrial" | "agriculture") && kva >= min_kva {
+            if matches!(&*c.category, "commercial" | "industrial" | "agriculture") && kva >= min_kva {
                 out.push(self.finding(
                     w,
                     &bill.bill_id,
-                    Some(c.station_id.clone()),
+                    Some(c.station_id.to_string()),
                     &[("contract_kva", num(kva)), ("amount", num(bill.amount.unwrap_or(0.0)))],
                 ));
             }

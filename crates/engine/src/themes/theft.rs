@@ -66,8 +66,8 @@ const PARAMS: &[Param] = &[
 pub struct Suspicion {
     /// The score the run ranks by, 0..=1.
     pub score: f64,
-    /// The rule score and its signals.
-    pub rules: Scored,
+    /// The rule score (its signals are worked out again for the customers that fire).
+    pub rules: f64,
     /// The model's score and calibrated probability, both with the area balance, and the row of
     /// the customer's series.
     pub model: Option<(f64, f64, usize)>,
@@ -114,13 +114,13 @@ fn year_levels(row: &[f32], period_days: usize) -> [Option<f64>; 4] {
 /// the window ([`year_levels`], by row), both relative to the median customer of its
 /// transformer area (at least 5 customers with that quarter known): the season cancels out, a
 /// fall of its own stays.
-fn year_ratios(levels: &[[Option<f64>; 4]], area_of: impl Fn(usize) -> Option<String>) -> Vec<Option<f64>> {
-    let areas: Vec<Option<String>> = (0..levels.len()).map(area_of).collect();
+fn year_ratios(rows: &[YearRow], area_of: impl Fn(usize) -> Option<String>) -> Vec<Option<f64>> {
+    let areas: Vec<Option<String>> = (0..rows.len()).map(area_of).collect();
     let mut by_area: HashMap<&str, [Vec<f64>; 4]> = HashMap::default();
     for (c, a) in areas.iter().enumerate() {
         if let Some(a) = a {
             let e = by_area.entry(a.as_str()).or_default();
-            for (k, l) in levels[c].iter().enumerate() {
+            for (k, l) in rows[c].levels.iter().enumerate() {
                 if let Some(l) = l {
                     e[k].push(*l);
                 }
@@ -137,10 +137,10 @@ fn year_ratios(levels: &[[Option<f64>; 4]], area_of: impl Fn(usize) -> Option<St
             (a, [m(&mut v[0]), m(&mut v[1]), m(&mut v[2]), m(&mut v[3])])
         })
         .collect();
-    (0..levels.len())
+    (0..rows.len())
         .map(|c| {
             let med = medians.get(areas[c].as_deref()?)?;
-            let rel = |k: usize| Some(levels[c][k]? / med[k]?);
+            let rel = |k: usize| Some(rows[c].levels[k]? / med[k]?);
             let now = rel(3)?;
             let before = (0..3).filter_map(rel).fold(f64::NAN, f64::max);
             (before > 0.0).then(|| now / before)
@@ -275,8 +275,9 @@ impl LossTheft {
         rows: &[YearRow],
     ) -> EngineResult<()> {
         let cust = customers(session)?;
-        let levels: Vec<[Option<f64>; 4]> = rows.iter().map(|r| r.levels).collect();
-        let ratios = year_ratios(&levels, |r| cust.get(year.rows.id(r)).and_then(|c| c.tq_id.clone()));
+        let ratios = year_ratios(rows, |r| {
+            cust.get(year.rows.id(r)).and_then(|c| c.tq_id.as_deref().map(str::to_string))
+        });
         for (id, f) in features.iter_mut() {
             f.year_ratio = year.rows.row_of(id).and_then(|r| ratios[r]);
         }
@@ -298,8 +299,8 @@ impl LossTheft {
         features
             .iter()
             .map(|(id, f)| {
-                let rules = RuleScorer.score(f);
-                let area = RuleScorer::signals(f)[1];
+                let signals = RuleScorer::signals(f);
+                let (rules, area) = (RuleScorer::weighted(&signals), signals[1]);
                 let model = model_scores
                     .and_then(|_| year.rows.row_of(id))
                     .filter(|r| rows[*r].known >= min_days)
@@ -309,7 +310,7 @@ impl LossTheft {
                         (add(m), add(model.probability(m, Some(p.get("prevalence")))), r)
                     });
                 // On one scale: the rule score and the model's calibrated probability.
-                let score = model.map_or(rules.score, |(_, prob, _)| prob.max(rules.score));
+                let score = model.map_or(rules, |(_, prob, _)| prob.max(rules));
                 Suspicion { score, rules, model }
             })
             .collect()
@@ -338,7 +339,7 @@ impl LossTheft {
                 let s = &scored[**i];
                 s.score >= min_score
                     && (*rank < top
-                        || s.rules.score >= threshold
+                        || s.rules >= threshold
                         || s.model.is_some_and(|(_, prob, _)| prob >= probability))
             })
             .map(|(_, i)| *i)
@@ -398,10 +399,11 @@ impl Theme for LossTheft {
             let s = &scored[i];
             let c = cust.get(id);
             let mut ev: Vec<(&str, serde_json::Value)> =
-                vec![("score", num(s.score)), ("rule_score", num(s.rules.score))];
+                vec![("score", num(s.score)), ("rule_score", num(s.rules))];
+            let rules = RuleScorer.score(f);
             let mut names: Vec<String> =
-                s.rules.contributions.iter().map(|(n, _)| format!("signal_{n}")).collect();
-            let mut values: Vec<f64> = s.rules.contributions.iter().map(|(_, x)| *x).collect();
+                rules.contributions.iter().map(|(n, _)| format!("signal_{n}")).collect();
+            let mut values: Vec<f64> = rules.contributions.iter().map(|(_, x)| *x).collect();
             if let Some((m, prob, _)) = s.model {
                 ev.push(("model_score", num(m)));
                 ev.push(("model_probability", num(prob)));
@@ -436,7 +438,7 @@ impl Theme for LossTheft {
             let price = c.and_then(|c| price_on(&prices, &c.tariff_code, w));
             let lost = f.lost_kwh();
             out.push(
-                self.finding(w, id, c.map(|c| c.station_id.clone()), &ev)
+                self.finding(w, id, c.map(|c| c.station_id.to_string()), &ev)
                     .with_amount(price.filter(|_| lost > 0.0).map(|pr| lost * pr)),
             );
         }

@@ -120,7 +120,7 @@ impl Theme for VolZero {
                 out.push(self.finding(
                     w,
                     &m.customer_id,
-                    Some(c.station_id.clone()),
+                    Some(c.station_id.to_string()),
                     &[("known_days", int(m.known)), ("days", int(w.days())), ("total_kwh", num(0.0))],
                 ));
             }
@@ -207,7 +207,7 @@ fn drop_or_surge(
         let Some(c) = cust.get(&m.customer_id).filter(|c| c.active_through(w)) else { continue };
         let price = price_on(&prices, &c.tariff_code, w);
         out.push(
-            finding_of(theme, w, &m.customer_id, Some(c.station_id.clone()), &evidence(m))
+            finding_of(theme, w, &m.customer_id, Some(c.station_id.to_string()), &evidence(m))
                 .with_amount(lost_kwh(m).zip(price).map(|(k, p)| k * p)),
         );
     }

@@ -51,7 +51,7 @@ impl Theme for VolOvercap {
             out.push(self.finding(
                 w,
                 &id,
-                Some(c.station_id.clone()),
+                Some(c.station_id.to_string()),
                 &[
                     ("contract_kva", num(kva)),
                     ("limit_kwh", num(kva * p.get("hours"))),
