@@ -277,8 +277,8 @@ pub fn price_on(tariffs: &[Tariff], code: &str, w: &Window) -> Option<f64> {
 pub struct Meter {
     /// 电能表资产编号.
     pub meter_id: String,
-    /// 供电单位编码 of its customer.
-    pub station_id: Option<String>,
+    /// 供电单位编码 of its customer (the archive's own text, shared).
+    pub station_id: Option<Arc<str>>,
     /// 装表日期.
     pub installed_on: Option<i32>,
     /// 拆表日期.
@@ -303,14 +303,20 @@ fn read_meters(session: &Session) -> EngineResult<ById<Meter>> {
     let sql = "SELECT meter_id, customer_id, installed_on, removed_on FROM meters";
     let mut out = ById::with_capacity_and_hasher(session.row_count("meters") as usize, Default::default());
     for b in session.run(sql, "meters")? {
-        let (id, customer) = (text(&b, "meter_id")?, texts(&b, "customer_id")?);
+        let (id, customer) = (strings(&b, "meter_id")?, strings(&b, "customer_id")?);
         let (inst, rem) = (days(&b, "installed_on")?, days(&b, "removed_on")?);
         for i in 0..b.num_rows() {
+            // A required text's null reads as empty text.
+            let id = if id.is_valid(i) { id.value(i) } else { "" };
+            let customer = customer.is_valid(i).then(|| customer.value(i));
             out.insert(
-                id[i].clone(),
+                id.to_string(),
                 Meter {
-                    meter_id: id[i].clone(),
-                    station_id: customer[i].as_deref().and_then(|c| cust.get(c)).and_then(Customer::station),
+                    meter_id: id.to_string(),
+                    station_id: customer
+                        .and_then(|c| cust.get(c))
+                        .map(|c| c.station_id.clone())
+                        .filter(|s| !s.is_empty()),
                     installed_on: inst[i],
                     removed_on: rem[i],
                 },

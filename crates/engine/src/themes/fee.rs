@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::Array;
+use datafusion::arrow::array::{Array, StringArray};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::columns::{date_array, float_array, strings, texts};
+use crate::columns::{date_array, float_array, strings};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::id_table::IdTable;
@@ -17,11 +17,11 @@ use crate::theme::{Need, Param, Params, Theme, Window, need};
 use crate::themes::common::customers;
 use crate::themes::prc_bill::whole_cents;
 
-/// A bill with what was paid on it by the as-of date.
-struct Owed {
-    bill_id: String,
-    customer_id: String,
-    period: String,
+/// A bill with what was paid on it by the as-of date (its texts borrowed from the scan).
+struct Owed<'a> {
+    bill_id: &'a str,
+    customer_id: &'a str,
+    period: &'a str,
     amount: Decimal,
     due_on: i32,
     paid: Decimal,
@@ -50,21 +50,21 @@ fn paid_by_bill(session: &Session, as_of: i32) -> EngineResult<Arc<IdTable<i64>>
     })
 }
 
-/// Bills with amount > 0 and a due date (narrowed by the SQL `filter` on the bills and by `keep`
-/// on the amount in cents, the due date and the cents paid by the as-of date), with those
-/// payments.
+/// Hands `f` each bill with amount > 0 and a due date (narrowed by the SQL `filter` on the
+/// bills and by `keep` on the amount in cents, the due date and the cents paid by the as-of
+/// date), with those payments.
 fn owed(
     session: &Session,
     w: &Window,
     filter: &str,
     keep: impl Fn(i64, i32, i64) -> bool,
-) -> EngineResult<Vec<Owed>> {
+    mut f: impl FnMut(Owed<'_>),
+) -> EngineResult<()> {
     let paid = paid_by_bill(session, w.as_of_day())?;
     let sql = format!(
         "SELECT bill_id, customer_id, period, amount, due_on FROM bills
          WHERE amount > 0 AND due_on IS NOT NULL {filter}"
     );
-    let mut out = Vec::new();
     let mut found = Vec::new();
     session.for_each_batch(&sql, "账单 / bills", |b| {
         let ids = strings(b, "bill_id")?;
@@ -81,20 +81,22 @@ fn owed(
         if rows.is_empty() {
             return Ok(());
         }
-        let (cust, period) = (texts(b, "customer_id")?, texts(b, "period")?);
+        let (cust, period) = (strings(b, "customer_id")?, strings(b, "period")?);
+        fn text(a: &StringArray, i: usize) -> &str {
+            if a.is_valid(i) { a.value(i) } else { "" }
+        }
         for (i, amount, due_on, paid) in rows {
-            out.push(Owed {
-                bill_id: if ids.is_null(i) { String::new() } else { ids.value(i).to_string() },
-                customer_id: cust[i].clone().unwrap_or_default(),
-                period: period[i].clone().unwrap_or_default(),
+            f(Owed {
+                bill_id: text(&ids, i),
+                customer_id: text(&cust, i),
+                period: text(&period, i),
                 amount,
                 due_on,
                 paid,
             });
         }
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
 const NEEDS: &[Need] = &[
@@ -122,13 +124,13 @@ impl Theme for FeeArrears {
         let overdue =
             |amount: i64, due_on: i32, paid: i64| w.as_of_day() - due_on > limit && paid < amount - 1;
         let mut out = Vec::new();
-        for o in owed(session, w, &filter, overdue)? {
+        owed(session, w, &filter, overdue, |o| {
             let unpaid = o.amount - o.paid;
             out.push(
                 self.finding(
                     w,
-                    &o.bill_id,
-                    cust.get(&o.customer_id).map(|c| c.station_id.to_string()),
+                    o.bill_id,
+                    cust.get(o.customer_id).map(|c| c.station_id.to_string()),
                     &[
                         ("amount", num(o.amount.to_f64().unwrap_or(0.0))),
                         ("paid", num(o.paid.to_f64().unwrap_or(0.0))),
@@ -138,7 +140,7 @@ impl Theme for FeeArrears {
                 )
                 .with_amount(unpaid.to_f64()),
             );
-        }
+        })?;
         Ok(out)
     }
 }
@@ -158,14 +160,24 @@ impl Theme for FeeRecovery {
         let cust = customers(session)?;
         let filter = format!("AND due_on BETWEEN {} AND {}", date_lit(w.first()), date_lit(w.last()));
         let mut stations: BTreeMap<String, (Decimal, Decimal, i64)> = BTreeMap::new();
-        for o in owed(session, w, &filter, |_, _, _| true)? {
-            let Some(c) = cust.get(&o.customer_id) else { continue };
-            let e = stations.entry(c.station_id.to_string()).or_default();
-            e.0 += o.amount;
-            // A bill's payments count up to its amount: overpaying one bill does not cover another.
-            e.1 += o.paid.min(o.amount);
-            e.2 += 1;
-        }
+        owed(
+            session,
+            w,
+            &filter,
+            |_, _, _| true,
+            |o| {
+                let Some(c) = cust.get(o.customer_id) else { return };
+                // The station's text made only for its first bill.
+                if !stations.contains_key(&*c.station_id) {
+                    stations.insert(c.station_id.to_string(), Default::default());
+                }
+                let e = stations.get_mut(&*c.station_id).expect("just added");
+                e.0 += o.amount;
+                // A bill's payments count up to its amount: overpaying one bill does not cover another.
+                e.1 += o.paid.min(o.amount);
+                e.2 += 1;
+            },
+        )?;
         let min_rate =
             Decimal::from_f64_retain(p.get("min_rate")).map(|d| d.round_dp(6)).unwrap_or(Decimal::ONE);
         let mut out = Vec::new();

@@ -46,7 +46,7 @@ impl Theme for VolMissing {
                 out.push(self.finding(
                     w,
                     &m.meter_id,
-                    m.station_id.clone(),
+                    m.station_id.as_deref().map(str::to_string),
                     &[
                         ("longest_run_days", int(longest)),
                         ("missing_days", int(missing)),

@@ -30,7 +30,7 @@ impl Theme for VolReverse {
                 out.push(self.finding(
                     w,
                     id,
-                    m.station_id.clone(),
+                    m.station_id.as_deref().map(str::to_string),
                     &[
                         (
                             "date",

@@ -45,7 +45,7 @@ impl Theme for VolTou {
                 out.push(self.finding(
                     w,
                     id,
-                    all.get(id).and_then(|m| m.station_id.clone()),
+                    all.get(id).and_then(|m| m.station_id.as_deref().map(str::to_string)),
                     &[
                         (
                             "first_date",
