@@ -63,6 +63,16 @@ pub fn strings(batch: &RecordBatch, name: &str) -> EngineResult<StringArray> {
     array(batch, name, &DataType::Utf8)
 }
 
+/// Row `i` of a required text column read in place: a null is empty text.
+pub fn text_at(a: &StringArray, i: usize) -> &str {
+    if a.is_valid(i) { a.value(i) } else { "" }
+}
+
+/// Row `i` of an optional text column read in place.
+pub fn text_opt(a: &StringArray, i: usize) -> Option<&str> {
+    a.is_valid(i).then(|| a.value(i))
+}
+
 /// A required text column: a null becomes empty text.
 pub fn text(batch: &RecordBatch, name: &str) -> EngineResult<Vec<String>> {
     Ok(texts(batch, name)?.into_iter().map(Option::unwrap_or_default).collect())

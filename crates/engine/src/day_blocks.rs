@@ -79,6 +79,7 @@ struct Block {
     first: i32,
     days: usize,
     width: usize,
+    /// The rows' ids (customers, or meters for registers).
     customers: Vec<String>,
     values: Vec<f64>,
 }
@@ -200,10 +201,15 @@ impl Stored {
         self.ids.get(from..self.ends[c] as usize)
     }
 
+    /// Bytes of a row.
+    fn row_bytes(&self) -> usize {
+        8 * self.days * self.width
+    }
+
     /// Row `c`'s cells: the mapped bytes themselves where they lie on an 8-byte boundary (a
     /// little-endian machine), else decoded into `buf`.
     fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
-        let width = 8 * self.days * self.width;
+        let width = self.row_bytes();
         let bytes = &self.map[self.values_at + c * width..self.values_at + (c + 1) * width];
         if cfg!(target_endian = "little") {
             // SAFETY: every bit pattern is an f64; align_to hands over only aligned elements.
@@ -323,7 +329,7 @@ impl Source {
         }
     }
 
-    /// Customers.
+    /// Rows (customers, or meters for registers).
     fn len(&self) -> usize {
         match (self, self.held()) {
             (Source::Stored(s), _) => s.ends.len(),
@@ -472,11 +478,14 @@ fn visit_all(
     let dir = session.dir();
     let files = files_of(session, kind, first, last);
     let ensured = ensure(session, &files)?;
-    // One file at a time: a block is let go (and its pages unmapped) once read.
+    // One file at a time: a block is let go (and its pages unmapped) once read; its pages
+    // faulted in at once when the window holds all its days (the day before a month, e.g., is
+    // read from its block page by page).
     for (file, held) in files.iter().zip(ensured) {
-        Source::of(dir, file, held, true)?.visit(first, last, &mut f);
+        let whole = first <= file.min_day && file.max_day <= last;
+        Source::of(dir, file, held, whole)?.visit(first, last, &mut f);
     }
-    remove_orphans(dir);
+    remove_orphans(dir, kind);
     Ok(())
 }
 
@@ -544,7 +553,7 @@ impl Rows {
             sources.push(source);
             met.push(at);
         }
-        remove_orphans(dir);
+        remove_orphans(dir, &CONSUMPTION);
         // The first file's customers, and the others put in among them by id.
         let names = &customers.names;
         let mut others: Vec<u32> = (in_first as u32..names.len() as u32).collect();
@@ -612,7 +621,6 @@ impl Rows {
         use rayon::prelude::*;
         let n = self.len();
         let mut out = Vec::with_capacity(n.div_ceil(CHUNK));
-        let mut spans = self.spans(STRETCH);
         for start in (0..n).step_by(STRETCH) {
             let end = (start + STRETCH).min(n);
             let starts: Vec<usize> = (start..end).step_by(CHUNK).collect();
@@ -625,34 +633,20 @@ impl Rows {
                 }
                 f(a..b, &matrix)
             }));
-            for (source, span) in self.sources.iter().zip(spans.next().into_iter().flatten()) {
-                release(source, span);
+            for (source, at) in self.sources.iter().zip(&self.at) {
+                release(source, span(&at[start..end]));
             }
         }
         out
     }
+}
 
-    /// For each stretch of `stretch` rows, for each file: the span of its rows the stretch reads
-    /// (empty when none).
-    fn spans(&self, stretch: usize) -> impl Iterator<Item = Vec<(usize, usize)>> {
-        let n = self.len();
-        let mut per: Vec<Vec<(usize, usize)>> = Vec::with_capacity(n.div_ceil(stretch.max(1)));
-        for start in (0..n).step_by(stretch.max(1)) {
-            let rows = start..(start + stretch).min(n);
-            per.push(
-                self.at
-                    .iter()
-                    .map(|at| {
-                        let read = at.get(rows.clone()).into_iter().flatten().filter(|c| **c != ABSENT);
-                        read.fold((usize::MAX, 0), |(lo, hi), c| {
-                            (lo.min(*c as usize), hi.max(*c as usize + 1))
-                        })
-                    })
-                    .collect(),
-            );
-        }
-        per.into_iter()
-    }
+/// The span of a file's rows that some rows read (their rows in the file, [`ABSENT`] for none):
+/// (lowest, highest + 1), empty when none.
+fn span(at: &[u32]) -> (usize, usize) {
+    at.iter()
+        .filter(|c| **c != ABSENT)
+        .fold((usize::MAX, 0), |(lo, hi), c| (lo.min(*c as usize), hi.max(*c as usize + 1)))
 }
 
 /// Lets go of the mapped pages of a stored block's rows `from..to` (the page cache keeps them;
@@ -661,38 +655,35 @@ fn release(source: &Source, (from, to): (usize, usize)) {
     if let Source::Stored(s) = source
         && from < to
     {
-        let width = 8 * s.days;
+        let width = s.row_bytes();
         let (at, end) = (s.values_at + from * width, (s.values_at + to * width).min(s.map.len()));
-        // SAFETY: the mapping is of a file never written in place (see `open`): pages let go
-        // come back with the same bytes when read again.
+        // SAFETY: the mapping is a shared read-only one of a file never written in place (see
+        // `open`): pages let go are only unmapped and come back with the same bytes when read
+        // again, also by a read on another thread at the same time.
         let _ = unsafe { s.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, at, end - at) };
     }
 }
 
-/// Removes the blocks of files no longer stored, and temporary files a killed run left.
-fn remove_orphans(dir: &DataDir) {
-    for kind in [&CONSUMPTION, &REGISTERS] {
-        let series = kind.series.name();
-        let root = dir.root().join("cache").join("series").join(series);
-        let Ok(months) = std::fs::read_dir(&root) else { continue };
-        let suffix = format!(".{}", kind.extension);
-        for month in months.flatten() {
-            let Ok(entries) = std::fs::read_dir(month.path()) else { continue };
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let source = name.strip_suffix(&suffix).map(|stem| {
-                    dir.series_file(&format!(
-                        "{series}/{}/{stem}.parquet",
-                        month.file_name().to_string_lossy()
-                    ))
-                });
-                let orphan = match source {
-                    Some(source) => !source.exists(),
-                    None => name.ends_with(".tmp"),
-                };
-                if orphan {
-                    let _ = std::fs::remove_file(e.path());
-                }
+/// Removes the blocks of a series' files no longer stored, and temporary files a killed run
+/// left (not this process's own: another theme may be writing one).
+fn remove_orphans(dir: &DataDir, kind: &Kind) {
+    let series = kind.series.name();
+    let root = dir.root().join("cache").join("series").join(series);
+    let Ok(months) = std::fs::read_dir(&root) else { return };
+    let (suffix, own) = (format!(".{}", kind.extension), format!(".{}-", std::process::id()));
+    for month in months.flatten() {
+        let Ok(entries) = std::fs::read_dir(month.path()) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let source = name.strip_suffix(&suffix).map(|stem| {
+                dir.series_file(&format!("{series}/{}/{stem}.parquet", month.file_name().to_string_lossy()))
+            });
+            let orphan = match source {
+                Some(source) => !source.exists(),
+                None => name.ends_with(".tmp") && !name.contains(&own),
+            };
+            if orphan {
+                let _ = std::fs::remove_file(e.path());
             }
         }
     }

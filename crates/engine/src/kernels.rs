@@ -1,6 +1,7 @@
 //! Hand-written kernels where they beat the SQL: dense matrices over the days of a window that
-//! several themes share (through [`Session::memo`]), built in one pass over the Parquet scan with
-//! dictionary-encoded ids mapped once per distinct value instead of once per row.
+//! several themes share (through [`Session::memo`]), built in one pass over the dense day and
+//! register blocks of the stored series ([`day_blocks`]); the [`Interner`] maps text ids to
+//! dense indices (a dictionary-encoded column once per distinct value instead of once per row).
 
 use std::sync::Arc;
 
@@ -219,7 +220,7 @@ impl Registers {
 }
 
 /// The registers of `first..=last`, shared by the themes of a session (VOL-REVERSE, VOL-MISSING
-/// and VOL-TOU read them from one scan).
+/// and VOL-TOU read them from one pass over the register blocks).
 pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<Registers>> {
     session.memo(&format!("registers/{first}/{last}"), || {
         let n = (last - first + 1).max(0) as usize;

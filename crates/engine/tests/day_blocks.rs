@@ -168,3 +168,78 @@ fn a_spoilt_block_is_built_again_and_a_replaced_file_takes_its_block_with_it() {
     let got = by_blocks(&dir, first, last);
     assert_eq!(got["A"][(to_epoch_days(day("2026-03-11")) - first) as usize], Some(99.5));
 }
+
+/// The registers VOL-REVERSE, VOL-MISSING and VOL-TOU read from the register blocks are what the
+/// query over the stored readings gives: each total in hundredths, and the time-of-use gap only
+/// where all four registers were read; a day without a total (or without a row) has none. The
+/// window starts on the last day of the month before, as the themes' does.
+#[test]
+fn the_register_blocks_give_what_the_query_gives() {
+    use jicha_engine::kernels::registers;
+    use jicha_engine::themes::common::hundredths;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ds = DataSet::default();
+    for m in ["M1", "M2", "M3"] {
+        let cust = format!("C{m}");
+        ds.customer(&cust, "active", "2020-01-01", "", "", "");
+        ds.meters.push(format!("{m},{cust},1,,,2020-01-01,,,S1"));
+    }
+    for (i, d) in common::days("2026-02-20", "2026-03-31").into_iter().enumerate() {
+        let total = 1000.0 + 10.37 * i as f64;
+        // M1: every day, its time-of-use registers on even days (off by a day's tenth on some).
+        let tou = if i % 2 == 0 {
+            let gap = if i % 4 == 0 { 0.1 } else { 0.0 };
+            format!("{:.2},{:.2},{:.2}", total * 0.3, total * 0.5, total * 0.2 + gap)
+        } else {
+            ",,".to_string()
+        };
+        ds.readings.push(format!("M1,{d},{total:.2},{tou}"));
+        // M2: March only, no total on the 10th (a row without one) and no row on the 20th.
+        if d >= day("2026-03-01") && d != day("2026-03-20") {
+            let t = if d == day("2026-03-10") { String::new() } else { format!("{:.2}", total * 2.0) };
+            ds.readings.push(format!("M2,{d},{t},,,"));
+        }
+    }
+    // M3: only a row without a total: no meter in the registers.
+    ds.readings.push("M3,2026-03-05,,1,1,1".to_string());
+    let dir = ds.import(tmp.path());
+    let (first, last) = (to_epoch_days(day("2026-02-28")), to_epoch_days(day("2026-03-31")));
+    let session = Session::open(&dir).unwrap();
+    let reg = registers(&session, first, last).unwrap();
+    let sql = format!(
+        "SELECT meter_id, date, total, peak, flat, valley FROM readings WHERE total IS NOT NULL AND date BETWEEN {} AND {}",
+        date_lit(first),
+        date_lit(last)
+    );
+    // (meter, day) -> (total, gap) as the query gives them.
+    let mut expected = BTreeMap::new();
+    for b in session.run(&sql, "test").unwrap() {
+        let ids = text(&b, "meter_id").unwrap();
+        let ds = date_array(&b, "date").unwrap();
+        let [total, peak, flat, valley] =
+            ["total", "peak", "flat", "valley"].map(|c| float_array(&b, c).unwrap());
+        for (i, id) in ids.iter().enumerate() {
+            let t = hundredths(total.value(i));
+            let tou = [&peak, &flat, &valley];
+            let gap = tou
+                .iter()
+                .all(|a| !a.is_null(i))
+                .then(|| (tou.iter().map(|a| hundredths(a.value(i))).sum::<i64>() - t).abs());
+            expected.insert((id.clone(), ds.value(i)), (t, gap));
+        }
+    }
+    assert!(expected.values().any(|(_, g)| g.is_some_and(|g| g > 0)), "a gap to find");
+    let mut names = reg.meters.names.clone();
+    names.sort();
+    assert_eq!(names, ["M1", "M2"], "meters with a total in the window");
+    for id in ["M1", "M2"] {
+        let m = reg.meters.get(id).unwrap() as usize;
+        for d in first - 3..=last + 1 {
+            let want = expected.get(&(id.to_string(), d));
+            assert_eq!(reg.get(m, d), want.map(|w| w.0), "{id} total on day {d}");
+            assert_eq!(reg.tou_gap(m, d), want.and_then(|w| w.1), "{id} gap on day {d}");
+        }
+    }
+    let regs = std::fs::read_dir(dir.root().join("cache/series/readings")).unwrap().count();
+    assert_eq!(regs, 2, "a register block for February and one for March");
+}

@@ -9,9 +9,7 @@ use jicha_core::tariff::{Tariff, version_on};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
-use datafusion::arrow::array::{Array, StringArray};
-
-use crate::columns::{days, floats, strings, text, texts};
+use crate::columns::{days, floats, strings, text, text_at, text_opt, texts};
 use crate::error::EngineResult;
 use crate::session::Session;
 use crate::theme::Window;
@@ -145,7 +143,12 @@ impl Customer {
     /// The customer's station as a join would give it (none for one without a station; an
     /// unknown customer has none either: `archive.get(id).and_then(Customer::station)`).
     pub fn station(&self) -> Option<String> {
-        Some(self.station_id.to_string()).filter(|s| !s.is_empty())
+        self.station_text().map(|s| s.to_string())
+    }
+
+    /// [`Customer::station`] as the archive's own shared text.
+    pub fn station_text(&self) -> Option<Arc<str>> {
+        Some(self.station_id.clone()).filter(|s| !s.is_empty())
     }
 
     /// Active through the period: status active, opened on or before its first day, and not
@@ -193,24 +196,20 @@ fn read_customers(session: &Session) -> EngineResult<ById<Customer>> {
         let (tariff, kva, cat) =
             (strings(&b, "tariff_code")?, floats(&b, "contract_kva")?, strings(&b, "category")?);
         let (tq, fd, volt) = (strings(&b, "tq_id")?, strings(&b, "feeder_id")?, strings(&b, "voltage")?);
-        // A required text's null reads as empty text.
-        fn value(a: &StringArray, i: usize) -> Option<&str> {
-            a.is_valid(i).then(|| a.value(i))
-        }
         for i in 0..b.num_rows() {
             out.insert(
-                value(&id, i).unwrap_or_default().to_string(),
+                text_at(&id, i).to_string(),
                 Customer {
-                    station_id: code(value(&st, i).unwrap_or_default()),
-                    status: code(value(&status, i).unwrap_or_default()),
+                    station_id: code(text_at(&st, i)),
+                    status: code(text_at(&status, i)),
                     opened_on: opened[i],
                     closed_on: closed[i],
-                    tariff_code: code(value(&tariff, i).unwrap_or_default()),
-                    tq_id: value(&tq, i).map(&mut code),
-                    feeder_id: value(&fd, i).map(&mut code),
+                    tariff_code: code(text_at(&tariff, i)),
+                    tq_id: text_opt(&tq, i).map(&mut code),
+                    feeder_id: text_opt(&fd, i).map(&mut code),
                     contract_kva: kva[i],
-                    category: code(value(&cat, i).unwrap_or_default()),
-                    voltage: value(&volt, i).map(&mut code),
+                    category: code(text_at(&cat, i)),
+                    voltage: text_opt(&volt, i).map(&mut code),
                 },
             );
         }
@@ -306,17 +305,14 @@ fn read_meters(session: &Session) -> EngineResult<ById<Meter>> {
         let (id, customer) = (strings(&b, "meter_id")?, strings(&b, "customer_id")?);
         let (inst, rem) = (days(&b, "installed_on")?, days(&b, "removed_on")?);
         for i in 0..b.num_rows() {
-            // A required text's null reads as empty text.
-            let id = if id.is_valid(i) { id.value(i) } else { "" };
-            let customer = customer.is_valid(i).then(|| customer.value(i));
+            let id = text_at(&id, i);
             out.insert(
                 id.to_string(),
                 Meter {
                     meter_id: id.to_string(),
-                    station_id: customer
+                    station_id: text_opt(&customer, i)
                         .and_then(|c| cust.get(c))
-                        .map(|c| c.station_id.clone())
-                        .filter(|s| !s.is_empty()),
+                        .and_then(Customer::station_text),
                     installed_on: inst[i],
                     removed_on: rem[i],
                 },

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, StringArray};
+use datafusion::arrow::array::Array;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::columns::{date_array, float_array, strings};
+use crate::columns::{date_array, float_array, strings, text_at};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::id_table::IdTable;
@@ -82,14 +82,11 @@ fn owed(
             return Ok(());
         }
         let (cust, period) = (strings(b, "customer_id")?, strings(b, "period")?);
-        fn text(a: &StringArray, i: usize) -> &str {
-            if a.is_valid(i) { a.value(i) } else { "" }
-        }
         for (i, amount, due_on, paid) in rows {
             f(Owed {
-                bill_id: text(&ids, i),
-                customer_id: text(&cust, i),
-                period: text(&period, i),
+                bill_id: text_at(&ids, i),
+                customer_id: text_at(&cust, i),
+                period: text_at(&period, i),
                 amount,
                 due_on,
                 paid,
@@ -159,7 +156,7 @@ impl Theme for FeeRecovery {
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         let cust = customers(session)?;
         let filter = format!("AND due_on BETWEEN {} AND {}", date_lit(w.first()), date_lit(w.last()));
-        let mut stations: BTreeMap<String, (Decimal, Decimal, i64)> = BTreeMap::new();
+        let mut stations: BTreeMap<Arc<str>, (Decimal, Decimal, i64)> = BTreeMap::new();
         owed(
             session,
             w,
@@ -167,11 +164,7 @@ impl Theme for FeeRecovery {
             |_, _, _| true,
             |o| {
                 let Some(c) = cust.get(o.customer_id) else { return };
-                // The station's text made only for its first bill.
-                if !stations.contains_key(&*c.station_id) {
-                    stations.insert(c.station_id.to_string(), Default::default());
-                }
-                let e = stations.get_mut(&*c.station_id).expect("just added");
+                let e = stations.entry(c.station_id.clone()).or_default();
                 e.0 += o.amount;
                 // A bill's payments count up to its amount: overpaying one bill does not cover another.
                 e.1 += o.paid.min(o.amount);
@@ -188,8 +181,8 @@ impl Theme for FeeRecovery {
             out.push(
                 self.finding(
                     w,
-                    &station,
-                    Some(station.clone()),
+                    &*station,
+                    Some(station.to_string()),
                     &[
                         ("recovery_rate", num((paid / due).to_f64().unwrap_or(0.0))),
                         ("amount_due", num(due.to_f64().unwrap_or(0.0))),

@@ -68,8 +68,8 @@ pub struct Suspicion {
     pub score: f64,
     /// The rule score (its signals are worked out again for the customers that fire).
     pub rules: f64,
-    /// The model's score and calibrated probability, both with the area balance, and the row of
-    /// the customer's series.
+    /// The model's score and calibrated probability, both with the area balance, and the
+    /// customer's row of the year (`Year::rows`).
     pub model: Option<(f64, f64, usize)>,
 }
 
@@ -114,12 +114,12 @@ fn year_levels(row: &[f32], period_days: usize) -> [Option<f64>; 4] {
 /// the window ([`year_levels`], by row), both relative to the median customer of its
 /// transformer area (at least 5 customers with that quarter known): the season cancels out, a
 /// fall of its own stays.
-fn year_ratios(rows: &[YearRow], area_of: impl Fn(usize) -> Option<String>) -> Vec<Option<f64>> {
-    let areas: Vec<Option<String>> = (0..rows.len()).map(area_of).collect();
+fn year_ratios<'a>(rows: &[YearRow], area_of: impl Fn(usize) -> Option<&'a str>) -> Vec<Option<f64>> {
+    let areas: Vec<Option<&str>> = (0..rows.len()).map(area_of).collect();
     let mut by_area: HashMap<&str, [Vec<f64>; 4]> = HashMap::default();
     for (c, a) in areas.iter().enumerate() {
         if let Some(a) = a {
-            let e = by_area.entry(a.as_str()).or_default();
+            let e = by_area.entry(*a).or_default();
             for (k, l) in rows[c].levels.iter().enumerate() {
                 if let Some(l) = l {
                     e[k].push(*l);
@@ -139,7 +139,7 @@ fn year_ratios(rows: &[YearRow], area_of: impl Fn(usize) -> Option<String>) -> V
         .collect();
     (0..rows.len())
         .map(|c| {
-            let med = medians.get(areas[c].as_deref()?)?;
+            let med = medians.get(areas[c]?)?;
             let rel = |k: usize| Some(rows[c].levels[k]? / med[k]?);
             let now = rel(3)?;
             let before = (0..3).filter_map(rel).fold(f64::NAN, f64::max);
@@ -172,7 +172,9 @@ pub fn reversals(session: &Session, w: &Window) -> EngineResult<HashMap<String, 
 }
 
 impl LossTheft {
-    /// Features of every customer active through the period that has consumption data.
+    /// Features of every customer active through the period that has consumption data (the
+    /// year ratio left out: [`LossTheft::add_year_ratios`] adds it from the model's pass over the
+    /// year).
     pub fn features(
         session: &Session,
         w: &Window,
@@ -275,9 +277,7 @@ impl LossTheft {
         rows: &[YearRow],
     ) -> EngineResult<()> {
         let cust = customers(session)?;
-        let ratios = year_ratios(rows, |r| {
-            cust.get(year.rows.id(r)).and_then(|c| c.tq_id.as_deref().map(str::to_string))
-        });
+        let ratios = year_ratios(rows, |r| cust.get(year.rows.id(r)).and_then(|c| c.tq_id.as_deref()));
         for (id, f) in features.iter_mut() {
             f.year_ratio = year.rows.row_of(id).and_then(|r| ratios[r]);
         }
