@@ -8,7 +8,7 @@ use datafusion::arrow::array::Array;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
-use crate::columns::{date_array, float_array, strings, text_at};
+use crate::columns::{date_array, float_array, strings, text_at, text_opt};
 use crate::error::EngineResult;
 use crate::finding::{Finding, int, num};
 use crate::id_table::IdTable;
@@ -70,7 +70,7 @@ fn owed(
         let ids = strings(b, "bill_id")?;
         let (amount, due) = (float_array(b, "amount")?, date_array(b, "due_on")?);
         let mut rows = Vec::new();
-        paid.get_all(b.num_rows(), |i| ids.is_valid(i).then(|| ids.value(i)), &mut found);
+        paid.get_all(b.num_rows(), |i| text_opt(&ids, i), &mut found);
         for (i, (amount, due_on)) in amount.iter().zip(due.iter()).enumerate() {
             let (Some(amount), Some(due_on)) = (amount.and_then(whole_cents), due_on) else { continue };
             let p = found[i].unwrap_or(0);
