@@ -30,7 +30,9 @@ use crate::session::Session;
 use crate::snapshot::write_renamed;
 use crate::themes::common::hundredths;
 
-/// Header: magic, first day (i32), days (u32), rows (u32), id bytes (u64).
+/// Header: magic, first day (i32), days (u32), rows (u32), id bytes (u64). The ids' ends (u32
+/// each) and their bytes follow, then zeros up to an 8-byte boundary, then the cells: a row is
+/// read in place as `f64`s from the mapping (its start is page-aligned).
 const HEADER: usize = 8 + 4 + 4 + 4 + 8;
 /// A cell without a value in the file: a NaN of its own (a consumption row without a value is
 /// `f64::NAN`; the store holds no NaN kWh, the importer refuses them; as a register cell's
@@ -42,20 +44,34 @@ struct Kind {
     series: Series,
     /// The first bytes of a block file (the last two digits are the format's version).
     magic: &'static [u8; 8],
-    /// The block's file name in place of `parquet`.
+    /// The block's file name in place of `parquet` (the format's version, then the kind).
     extension: &'static str,
+    /// The kind's last part of the file name, also in older formats' names.
+    suffix: &'static str,
     /// Cells per day.
     width: usize,
 }
 
 /// Daily consumption: a cell per day, the kWh as `f64` (NaN: a row without a value).
-const CONSUMPTION: Kind =
-    Kind { series: Series::DailyConsumption, magic: b"JCDAYS01", extension: "v1.days", width: 1 };
+const CONSUMPTION: Kind = Kind {
+    series: Series::DailyConsumption,
+    magic: b"JCDAYS02",
+    extension: "v2.days",
+    suffix: ".days",
+    width: 1,
+};
 /// Register readings: two cells per day, the total register and how far the time-of-use
 /// registers are from it (|peak + flat + valley - total|, each rounded first), both in
 /// hundredths as `i64` held in the cell's 8 bytes (read with [`register`]); [`NO_ROW`] for a day
 /// without a total, and for the gap unless all four registers were read.
-const REGISTERS: Kind = Kind { series: Series::Readings, magic: b"JCREGS01", extension: "v1.regs", width: 2 };
+const REGISTERS: Kind =
+    Kind { series: Series::Readings, magic: b"JCREGS02", extension: "v2.regs", suffix: ".regs", width: 2 };
+
+/// Where the cells start: after the header, the ids' ends and bytes, and the zeros that put them
+/// on an 8-byte boundary.
+fn values_at(rows: usize, id_bytes: usize) -> usize {
+    (HEADER + 4 * (rows + 1) + id_bytes).next_multiple_of(8)
+}
 
 impl Kind {
     fn of(file: &SeriesFile) -> &'static Kind {
@@ -171,6 +187,8 @@ fn write(dir: &DataDir, file: &SeriesFile, block: &Block) -> std::io::Result<()>
         for c in &block.customers {
             w.write_all(c.as_bytes())?;
         }
+        let ids_end = HEADER + 4 * (block.customers.len() + 1) + id_bytes;
+        w.write_all(&[0u8; 8][..values_at(block.customers.len(), id_bytes) - ids_end])?;
         let mut bytes = Vec::with_capacity(1 << 20);
         for chunk in block.values.chunks(1 << 17) {
             bytes.clear();
@@ -206,8 +224,8 @@ impl Stored {
         8 * self.days * self.width
     }
 
-    /// Row `c`'s cells: the mapped bytes themselves where they lie on an 8-byte boundary (a
-    /// little-endian machine), else decoded into `buf`.
+    /// Row `c`'s cells: the mapped bytes themselves on a little-endian machine (the format puts
+    /// them on an 8-byte boundary), else decoded into `buf`.
     fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
         let width = self.row_bytes();
         let bytes = &self.map[self.values_at + c * width..self.values_at + (c + 1) * width];
@@ -234,7 +252,7 @@ fn header(reader: &mut impl Read, size: u64, file: &SeriesFile) -> Option<(i32, 
     let id_bytes = u64::from_le_bytes(header[20..28].try_into().expect("eight bytes"));
     let expected_days = (file.max_day - file.min_day + 1).max(0) as usize;
     let kind = Kind::of(file);
-    let total = HEADER as u64 + 4 * (n as u64 + 1) + id_bytes + 8 * (n * days * kind.width) as u64;
+    let total = values_at(n, id_bytes as usize) as u64 + 8 * (n * days * kind.width) as u64;
     let fits = &header[..8] == kind.magic && first == file.min_day && days == expected_days && size == total;
     fits.then_some((first, days, n, id_bytes as usize))
 }
@@ -271,7 +289,7 @@ fn open(dir: &DataDir, file: &SeriesFile, populate: bool) -> Option<Stored> {
         options.populate();
     }
     let map = unsafe { options.map(&handle) }.ok()?;
-    let values_at = HEADER + offsets.len() + id_bytes;
+    let values_at = values_at(n, id_bytes);
     // The size was checked against the header: the days fill the rest of the file.
     let width = Kind::of(file).width;
     if map.len() != values_at + 8 * n * days * width {
@@ -664,8 +682,8 @@ fn release(source: &Source, (from, to): (usize, usize)) {
     }
 }
 
-/// Removes the blocks of a series' files no longer stored, and temporary files a killed run
-/// left (not this process's own: another theme may be writing one).
+/// Removes the blocks of a series' files no longer stored, blocks of an older format, and
+/// temporary files a killed run left (not this process's own: another theme may be writing one).
 fn remove_orphans(dir: &DataDir, kind: &Kind) {
     let series = kind.series.name();
     let root = dir.root().join("cache").join("series").join(series);
@@ -680,7 +698,8 @@ fn remove_orphans(dir: &DataDir, kind: &Kind) {
             });
             let orphan = match source {
                 Some(source) => !source.exists(),
-                None => name.ends_with(".tmp") && !name.contains(&own),
+                // A temporary file a killed run left, or a block of an older format.
+                None => (name.ends_with(".tmp") && !name.contains(&own)) || name.ends_with(kind.suffix),
             };
             if orphan {
                 let _ = std::fs::remove_file(e.path());

@@ -150,9 +150,24 @@ fn a_spoilt_block_is_built_again_and_a_replaced_file_takes_its_block_with_it() {
     let written = blocks(&dir);
     let size = std::fs::metadata(&written[1]).unwrap().len();
     // Cut short, as a full disk or a kill would leave it.
-    std::fs::write(&written[1], b"JCDAYS01 and nothing else").unwrap();
+    std::fs::write(&written[1], b"JCDAYS02 and nothing else").unwrap();
+    // A block an older version wrote (its cells not on an 8-byte boundary) is left behind.
+    let older = written[0].with_file_name("20260101T000000.000000-1-1.v1.days");
+    std::fs::write(&older, b"JCDAYS01 from an older version").unwrap();
     assert_same(&dir, first, last);
     assert_eq!(std::fs::metadata(&written[1]).unwrap().len(), size, "rebuilt whole");
+    assert!(!older.exists(), "the older format's block removed");
+    // Every block's cells start on an 8-byte boundary (read in place, not decoded).
+    for path in blocks(&dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        let int = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let (days, rows) = (int(12), int(16));
+        let cells_at = bytes.len() - 8 * days * rows;
+        assert_eq!(cells_at % 8, 0, "{path:?}");
+        let ids_end = 28 + 4 * (rows + 1) + u64::from_le_bytes(bytes[20..28].try_into().unwrap()) as usize;
+        assert!(ids_end <= cells_at && cells_at < ids_end + 8, "{path:?}");
+        assert!(bytes[ids_end..cells_at].iter().all(|b| *b == 0), "{path:?}");
+    }
     // A new import of March replaces its file: its old block goes, the new data shows.
     let mut more = DataSet::default();
     more.customer("A", "active", "2020-01-01", "", "", "")
