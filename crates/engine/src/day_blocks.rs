@@ -136,7 +136,24 @@ fn build_with(
         put(&batch, &places, &mut values)?;
     }
     values.resize(ids.len() * days * width, f64::from_bits(NO_ROW));
-    Ok(Block { first: file.min_day, days, width, customers: ids.names, values })
+    // Every row kept has a cell (an id met only on rows without a day has none): a reader of a
+    // block whose days all lie in its window takes each row as present without looking.
+    let cells = (days * width).max(1);
+    let has_cell = |row: &[f64]| row.iter().any(|v| v.to_bits() != NO_ROW);
+    let mut customers = ids.names;
+    if !values.chunks_exact(cells).all(has_cell) {
+        let mut kept = 0;
+        for c in 0..customers.len() {
+            if has_cell(&values[c * cells..(c + 1) * cells]) {
+                values.copy_within(c * cells..(c + 1) * cells, kept * cells);
+                customers.swap(c, kept);
+                kept += 1;
+            }
+        }
+        customers.truncate(kept);
+        values.truncate(kept * cells);
+    }
+    Ok(Block { first: file.min_day, days, width, customers, values })
 }
 
 /// The block of a committed file, from its Parquet rows.
@@ -199,8 +216,8 @@ fn write(dir: &DataDir, file: &SeriesFile, block: &Block) -> std::io::Result<()>
     })
 }
 
-/// An open block file, mapped, whose header and ids are read and checked against its file's
-/// range; the days are read from the mapping row by row, without a copy through a buffer.
+/// An open block file, mapped, whose header and ids are checked against its file's range; the
+/// ids and the days are read from the mapping as they lie, without a copy.
 struct Stored {
     map: memmap2::Mmap,
     /// Where the days start in `map`.
@@ -208,15 +225,32 @@ struct Stored {
     first: i32,
     days: usize,
     width: usize,
-    /// Where each id ends in `ids` (the first starts at 0).
-    ends: Vec<u32>,
-    ids: String,
+    /// Rows.
+    rows: usize,
+}
+
+/// Where the ids' bytes start in a block of `rows` rows (after the header and their ends).
+fn ids_at(rows: usize) -> usize {
+    HEADER + 4 * (rows + 1)
 }
 
 impl Stored {
+    /// Where id `k` ends (id `k - 1`'s end is where it starts; the first starts at 0).
+    fn end(&self, k: usize) -> usize {
+        let at = HEADER + 4 * k;
+        u32::from_le_bytes(self.map[at..at + 4].try_into().expect("four bytes")) as usize
+    }
+
+    /// The ids' text.
+    fn ids(&self) -> &str {
+        let at = ids_at(self.rows);
+        // SAFETY: checked to be UTF-8 when the block was opened, and the mapped bytes do not
+        // change (see `open`).
+        unsafe { std::str::from_utf8_unchecked(&self.map[at..at + self.end(self.rows)]) }
+    }
+
     fn id(&self, c: usize) -> Option<&str> {
-        let from = if c == 0 { 0 } else { self.ends[c - 1] as usize };
-        self.ids.get(from..self.ends[c] as usize)
+        self.ids().get(self.end(c)..self.end(c + 1))
     }
 
     /// Bytes of a row.
@@ -269,18 +303,7 @@ fn is_stored(dir: &DataDir, file: &SeriesFile) -> bool {
 fn open(dir: &DataDir, file: &SeriesFile, populate: bool) -> Option<Stored> {
     let handle = File::open(path(dir, file)).ok()?;
     let size = handle.metadata().ok()?.len();
-    let mut reader = BufReader::with_capacity(1 << 20, &handle);
-    let (first, days, n, id_bytes) = header(&mut reader, size, file)?;
-    let mut offsets = vec![0u8; 4 * (n + 1)];
-    reader.read_exact(&mut offsets).ok()?;
-    let mut bytes = vec![0u8; id_bytes];
-    reader.read_exact(&mut bytes).ok()?;
-    drop(reader);
-    let ends: Vec<u32> = offsets
-        .chunks_exact(4)
-        .skip(1)
-        .map(|o| u32::from_le_bytes(o.try_into().expect("four bytes")))
-        .collect();
+    let (first, days, n, id_bytes) = header(&mut BufReader::with_capacity(HEADER, &handle), size, file)?;
     // SAFETY: a block is written beside its place and renamed into it, and never written or cut
     // short once there (a rebuilt block is renamed over it; removing it leaves the mapping
     // whole), so the mapped bytes do not change while they are read.
@@ -295,9 +318,11 @@ fn open(dir: &DataDir, file: &SeriesFile, populate: bool) -> Option<Stored> {
     if map.len() != values_at + 8 * n * days * width {
         return None;
     }
-    let stored = Stored { map, values_at, first, days, width, ends, ids: String::from_utf8(bytes).ok()? };
-    // Every id on character boundaries, in order.
-    (0..n).all(|c| stored.id(c).is_some()).then_some(stored)
+    let stored = Stored { map, values_at, first, days, width, rows: n };
+    // The ids are UTF-8, their ends in order from 0 to their bytes, each on a character boundary.
+    let text = std::str::from_utf8(&stored.map[ids_at(n)..ids_at(n) + id_bytes]).ok()?;
+    let whole = stored.end(0) == 0 && stored.end(n) == id_bytes;
+    (whole && (0..n).all(|c| text.get(stored.end(c)..stored.end(c + 1)).is_some())).then_some(stored)
 }
 
 /// One file's block as it is read: held in memory (built because it could not be stored, or
@@ -350,7 +375,7 @@ impl Source {
     /// Rows (customers, or meters for registers).
     fn len(&self) -> usize {
         match (self, self.held()) {
-            (Source::Stored(s), _) => s.ends.len(),
+            (Source::Stored(s), _) => s.rows,
             (_, Some(b)) => b.customers.len(),
             _ => unreachable!("a block is held or stored"),
         }
@@ -554,8 +579,11 @@ impl Rows {
         for (file, held) in files.iter().zip(ensured) {
             let source = Source::of(dir, file, held, false)?;
             let mut at = vec![ABSENT; customers.len()];
+            // Every row of a block has a cell (see `build_with`): in a file whose days all lie
+            // in the window, every row is there.
+            let whole = first <= file.min_day && file.max_day <= last;
             for c in 0..source.len() {
-                if source.cells(c, first, last, &mut buf).is_some() {
+                if whole || source.cells(c, first, last, &mut buf).is_some() {
                     let i = customers.intern_next(source.id(c)) as usize;
                     if i >= at.len() {
                         at.resize(i + 1, ABSENT);
