@@ -546,6 +546,8 @@ const ABSENT: u32 = u32::MAX;
 pub struct Rows {
     /// The files' blocks, by their first day.
     sources: Vec<Source>,
+    /// The files' names (committed files never change: the names say what the rows hold).
+    files: Vec<String>,
     /// For each file, each row's customer's row in it ([`ABSENT`]: none).
     at: Vec<Vec<u32>>,
     /// The customers, in the order the files meet them.
@@ -621,7 +623,14 @@ impl Rows {
             .into_iter()
             .map(|at| order.iter().map(|i| at.get(*i as usize).copied().unwrap_or(ABSENT)).collect())
             .collect();
-        Ok(Rows { sources, at, customers, order, row_of, first, days: (last - first + 1).max(0) as usize })
+        let files = files.iter().map(|f| f.file.clone()).collect();
+        let days = (last - first + 1).max(0) as usize;
+        Ok(Rows { sources, files, at, customers, order, row_of, first, days })
+    }
+
+    /// The names of the committed files the rows come from, by their first day.
+    pub fn files(&self) -> &[String] {
+        &self.files
     }
 
     /// Customers.

@@ -2,6 +2,9 @@
 //! explained by a [`Model`] (the built-in one unless another is given). LOSS-THEFT and
 //! `jicha theft score --period` both read it from here.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
 use chrono::NaiveDate;
 use jicha_core::calendar::{Period, from_epoch_days, to_epoch_days};
 use jicha_store::DataDir;
@@ -13,6 +16,7 @@ use rayon::prelude::*;
 use crate::day_blocks::Rows;
 use crate::error::{EngineError, EngineResult};
 use crate::session::Session;
+use crate::snapshot::write_renamed;
 
 /// The first day of the model's year ending on `last` (days since 1970-01-01).
 pub fn window_first(last: i32) -> i32 {
@@ -71,6 +75,50 @@ impl Year {
         (scores, each)
     }
 
+    /// [`Year::scan`], kept in the data folder's cache for the next run over the same year: the
+    /// same committed files, the same model, the same `per_row` (`what` names it and its
+    /// parameters) and this build's version. Rerunning a period, with other parameters or other
+    /// themes, then reads the scores back instead of scoring a million years again. A cache that
+    /// cannot be read or written only costs the time of the scan.
+    pub fn scan_kept<T: Kept>(
+        &self,
+        dir: &DataDir,
+        model: &Model,
+        what: &str,
+        per_row: impl Fn(&[f32]) -> T + Sync,
+    ) -> (Option<Vec<f64>>, Vec<T>) {
+        let path = self.kept_path(dir, model, what);
+        if let Some(kept) = read_kept(&path, self.rows.len(), self.covers_window()) {
+            return kept;
+        }
+        let (scores, rows) = self.scan(model, per_row);
+        if write_renamed(&path, |w| write_kept(w, scores.as_deref(), &rows)).is_ok() {
+            prune_kept(&path);
+        }
+        (scores, rows)
+    }
+
+    /// Where the scan of this year is kept: named by the year's last day and a digest of all
+    /// that decides the scan's result.
+    fn kept_path(&self, dir: &DataDir, model: &Model, what: &str) -> PathBuf {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for part in [KEPT_MAGIC, env!("CARGO_PKG_VERSION"), model.fingerprint(), what] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.update(self.rows.first.to_le_bytes());
+        h.update((self.rows.days as u64).to_le_bytes());
+        h.update([u8::from(self.covers_window())]);
+        for f in self.rows.files() {
+            h.update(f.as_bytes());
+            h.update([0]);
+        }
+        let digest: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
+        let last = from_epoch_days(self.rows.first + self.rows.days as i32 - 1);
+        dir.root().join("cache").join("theft").join(format!("year-{last}-{digest}.v1.scores"))
+    }
+
     /// The explanations of some rows.
     pub fn explain(&self, rows: &[usize], model: &Model) -> Vec<Explained> {
         let x: Vec<Vec<f64>> = rows
@@ -84,6 +132,85 @@ impl Year {
             )
             .collect();
         model.explain(&x, 3)
+    }
+}
+
+/// What a scan keeps of each row, as a fixed number of bytes in the kept scan (see
+/// [`Year::scan_kept`]).
+pub trait Kept: Send + Sized {
+    /// Bytes a row takes.
+    const BYTES: usize;
+    /// The row's bytes (exactly [`Kept::BYTES`]).
+    fn put(&self, out: &mut Vec<u8>);
+    /// The row back from its bytes.
+    fn get(bytes: &[u8]) -> Self;
+}
+
+/// The first bytes of a kept scan (the last two digits are the format's version).
+const KEPT_MAGIC: &str = "JCYEAR01";
+/// Kept scans left in the cache at most (the newest; each is about 45 bytes a customer).
+const KEPT_FILES: usize = 12;
+
+/// A kept scan: magic, rows (u64), whether it has scores (u8), then each row's score (f64) when
+/// it has, then each row's [`Kept`] bytes.
+fn write_kept<T: Kept>(w: &mut impl Write, scores: Option<&[f64]>, rows: &[T]) -> std::io::Result<()> {
+    w.write_all(KEPT_MAGIC.as_bytes())?;
+    w.write_all(&(rows.len() as u64).to_le_bytes())?;
+    w.write_all(&[u8::from(scores.is_some())])?;
+    let mut bytes = Vec::with_capacity(1 << 20);
+    for s in scores.unwrap_or_default().chunks(1 << 16) {
+        bytes.clear();
+        bytes.extend(s.iter().flat_map(|v| v.to_le_bytes()));
+        w.write_all(&bytes)?;
+    }
+    for chunk in rows.chunks(1 << 14) {
+        bytes.clear();
+        chunk.iter().for_each(|r| r.put(&mut bytes));
+        w.write_all(&bytes)?;
+    }
+    Ok(())
+}
+
+/// The kept scan at `path` when it is whole and of `rows` rows, with scores when `scored`.
+fn read_kept<T: Kept>(path: &Path, rows: usize, scored: bool) -> Option<(Option<Vec<f64>>, Vec<T>)> {
+    let bytes = std::fs::read(path).ok()?;
+    let head = KEPT_MAGIC.len() + 8 + 1;
+    let score_bytes = if scored { 8 * rows } else { 0 };
+    if bytes.len() != head + score_bytes + rows * T::BYTES
+        || &bytes[..KEPT_MAGIC.len()] != KEPT_MAGIC.as_bytes()
+        || bytes[KEPT_MAGIC.len()..head - 1] != (rows as u64).to_le_bytes()
+        || bytes[head - 1] != u8::from(scored)
+    {
+        return None;
+    }
+    let (scores, each) = bytes[head..].split_at(score_bytes);
+    let scores = scored.then(|| {
+        scores.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("eight bytes"))).collect()
+    });
+    Some((scores, each.chunks_exact(T::BYTES.max(1)).take(rows).map(T::get).collect()))
+}
+
+/// Keeps the newest [`KEPT_FILES`] kept scans beside `path` (and removes temporary files a
+/// killed run left, not this process's own).
+fn prune_kept(path: &Path) {
+    let Some(folder) = path.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(folder) else { return };
+    let own = format!(".{}-", std::process::id());
+    let mut kept = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".tmp") && !name.contains(&own) {
+            let _ = std::fs::remove_file(e.path());
+        } else if name.ends_with(".scores") {
+            let modified = e.metadata().and_then(|m| m.modified()).ok();
+            kept.push((modified, e.path()));
+        }
+    }
+    kept.sort_by(|a, b| b.cmp(a));
+    for (_, old) in kept.into_iter().skip(KEPT_FILES) {
+        if old != path {
+            let _ = std::fs::remove_file(old);
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use jicha_core::calendar::Period;
 use jicha_engine::audit::{Catalogue, run};
+use jicha_engine::columns::{float_array, text};
 use jicha_engine::{Session, Window};
 use jicha_ingest::pipeline::NoProgress;
 use jicha_ingest::{ImportOutcome, import};
@@ -111,6 +112,65 @@ fn the_model_scores_a_year_of_stored_data_and_the_planted_thieves_stay_suspected
         assert!((score - rule.max(model)).abs() < 1e-3, "the higher of rule and model: {:?}", f.evidence);
     }
 
+    // The year's scan is kept for a rerun: the rerun gives the same findings from it, and so
+    // does a run whose kept scan was spoilt (scored again).
+    let kept_dir = dir.root().join("cache/theft");
+    let kept = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&kept_dir).unwrap().flatten().map(|e| e.path()).collect();
+        v.sort();
+        v
+    };
+    let first_kept = kept();
+    assert_eq!(first_kept.len(), 1, "{first_kept:?}");
+    let json = |r: &jicha_engine::audit::AuditRun| serde_json::to_string(&r.findings).unwrap();
+    let again = run(&mut session, Window::new(period, None), &cat, &theft).unwrap();
+    assert_eq!(json(&again), json(&result), "a rerun gives the same findings");
+    std::fs::write(&first_kept[0], b"JCYEAR01 cut short").unwrap();
+    let spoilt = run(&mut session, Window::new(period, None), &cat, &theft).unwrap();
+    assert_eq!(json(&spoilt), json(&result), "a spoilt kept scan is scored again");
+    // New days for a customer outside the suspects (its registers standing still through
+    // January): the kept scan is of the old year and is not read; a run with every customer
+    // listed (their model scores in the evidence) gives what a run without any kept scan gives.
+    let quiet = scored_ids(&dir, period).into_iter().find(|id| !suspects.contains(id)).unwrap();
+    let score_of = |id: &str| {
+        let scored = jicha_engine::theft::score_stored(&dir, period, Model::builtin()).unwrap();
+        scored.into_iter().find(|s| s.0 == id).unwrap().1
+    };
+    let before = score_of(&quiet);
+    let more = tmp.path().join("more");
+    std::fs::create_dir_all(&more).unwrap();
+    let mut readings = String::from("meter_id,date,total,peak,flat,valley\n");
+    let sql = format!(
+        "SELECT r.meter_id, r.total FROM readings r JOIN meters m ON m.meter_id = r.meter_id
+         WHERE m.customer_id = '{quiet}' AND r.date = DATE '2025-12-31' AND r.total IS NOT NULL"
+    );
+    session.require(&["meters", "readings"]).unwrap();
+    for b in session.run(&sql, "test").unwrap() {
+        let (ids, totals) = (text(&b, "meter_id").unwrap(), float_array(&b, "total").unwrap());
+        for (i, id) in ids.iter().enumerate() {
+            for d in 1..=31 {
+                readings.push_str(&format!("{id},2026-01-{d:02},{:.2},,,\n", totals.value(i)));
+            }
+        }
+    }
+    assert!(readings.lines().count() > 1, "{quiet} has a meter read on 2025-12-31");
+    std::fs::write(more.join("readings.csv"), readings).unwrap();
+    assert!(matches!(import(&dir, &more, &NoProgress).unwrap(), ImportOutcome::Committed { .. }));
+    assert_ne!(score_of(&quiet), before, "{quiet}'s year changed");
+    let mut everyone = Catalogue::builtin();
+    everyone.config = jicha_engine::config::Config::parse(
+        std::path::Path::new("jicha.toml"),
+        "[themes.LOSS-THEFT]\ntop_share = 1.0\nmin_score = 0.0\n",
+        jicha_engine::themes::registry(),
+    )
+    .unwrap();
+    let after = run(&mut Session::open(&dir).unwrap(), Window::new(period, None), &everyone, &theft).unwrap();
+    assert!(after.findings.iter().any(|f| f.entity_id == quiet && f.evidence.contains_key("model_score")));
+    assert_eq!(kept().len(), 2, "a new kept scan for the new year");
+    std::fs::remove_dir_all(&kept_dir).unwrap();
+    let fresh = run(&mut Session::open(&dir).unwrap(), Window::new(period, None), &everyone, &theft).unwrap();
+    assert_eq!(json(&after), json(&fresh), "the new year scored, not the old one read");
+
     // `jicha theft score --period`: every customer with consumption, with signals in words.
     let scored = jicha_engine::theft::score_stored(&dir, period, Model::builtin()).unwrap();
     assert!(scored.len() >= 450, "{}", scored.len());
@@ -122,4 +182,11 @@ fn the_model_scores_a_year_of_stored_data_and_the_planted_thieves_stay_suspected
         .unwrap_err()
         .to_string();
     assert!(err.contains("2025-01-01") && err.contains("2024-07-01"), "{err}");
+}
+
+/// The customers `jicha theft score --period` scores, best first.
+fn scored_ids(dir: &DataDir, period: Period) -> Vec<String> {
+    let mut scored = jicha_engine::theft::score_stored(dir, period, Model::builtin()).unwrap();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored.into_iter().map(|s| s.0).collect()
 }

@@ -97,6 +97,9 @@ pub struct Model {
     /// The booster flattened for scoring, built on first use.
     #[serde(skip)]
     forest: OnceLock<Forest>,
+    /// The SHA-256 of the model as JSON, taken on first use.
+    #[serde(skip)]
+    digest: OnceLock<String>,
 }
 
 /// One customer's score and why.
@@ -314,6 +317,7 @@ impl Model {
             prevalence: thefts as f64 / rows.len() as f64,
             booster,
             forest: OnceLock::new(),
+            digest: OnceLock::new(),
         })
     }
 
@@ -335,6 +339,16 @@ impl Model {
     pub fn to_json(&self) -> Result<String, TheftError> {
         serde_json::to_string(self)
             .map_err(|e| TheftError::Model { file: String::new(), reason: e.to_string() })
+    }
+
+    /// What tells this model from any other (the SHA-256 of it as JSON, in hex): results kept
+    /// for it are kept under it.
+    pub fn fingerprint(&self) -> &str {
+        self.digest.get_or_init(|| {
+            use sha2::{Digest, Sha256};
+            let json = serde_json::to_vec(self).unwrap_or_default();
+            Sha256::digest(&json).iter().map(|b| format!("{b:02x}")).collect()
+        })
     }
 
     /// The model built into the binary.

@@ -24,7 +24,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::finding::{Finding, int, num};
 use crate::kernels::{AreaDays, area_days, registers};
 use crate::session::Session;
-use crate::theft::Year;
+use crate::theft::{Kept, Year};
 use crate::theme::{Param, Params, Theme, Window, need};
 use crate::themes::common::{customers, meters, price_on, tariffs};
 use crate::themes::loss_tq::AREA_LOOKBACK_DAYS;
@@ -155,6 +155,29 @@ pub struct YearRow {
     pub known: usize,
     /// The levels the year ratio compares.
     pub levels: [Option<f64>; 4],
+}
+
+impl Kept for YearRow {
+    /// Days with a reading (u32), which levels there are (a bit each), the levels (f64).
+    const BYTES: usize = 4 + 1 + 4 * 8;
+
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend((self.known as u32).to_le_bytes());
+        out.push(self.levels.iter().enumerate().fold(0u8, |m, (k, l)| m | u8::from(l.is_some()) << k));
+        for l in self.levels {
+            out.extend(l.unwrap_or(0.0).to_le_bytes());
+        }
+    }
+
+    fn get(bytes: &[u8]) -> YearRow {
+        let known = u32::from_le_bytes(bytes[..4].try_into().expect("four bytes")) as usize;
+        let levels = std::array::from_fn(|k| {
+            let at = 5 + 8 * k;
+            (bytes[4] >> k & 1 == 1)
+                .then(|| f64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight bytes")))
+        });
+        YearRow { known, levels }
+    }
 }
 
 /// Register reversals per meter in the period (a register below the day before's), from the
@@ -374,7 +397,9 @@ impl Theme for LossTheft {
         let (features, scanned) = std::thread::scope(|s| {
             let scanning = s.spawn(|| {
                 let year = Year::open(session, w.last())?;
-                let (scores, rows) = year.scan(model, |row| YearRow {
+                // Kept for a rerun of the period: the scores change only with the stored year.
+                let what = format!("loss-theft/year-row/{period_days}");
+                let (scores, rows) = year.scan_kept(session.dir(), model, &what, |row| YearRow {
                     known: row.iter().filter(|v| v.is_finite()).count(),
                     levels: year_levels(row, period_days),
                 });
