@@ -258,21 +258,15 @@ impl Stored {
         8 * self.days * self.width
     }
 
-    /// Row `c`'s cells: the mapped bytes themselves on a little-endian machine (the format puts
-    /// them on an 8-byte boundary), else decoded into `buf`.
-    fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
+    /// Row `c`'s cells: the mapped bytes themselves (the format puts them on an 8-byte boundary;
+    /// a block is opened only on a little-endian machine, see [`open`]).
+    fn row(&self, c: usize) -> &[f64] {
         let width = self.row_bytes();
         let bytes = &self.map[self.values_at + c * width..self.values_at + (c + 1) * width];
-        if cfg!(target_endian = "little") {
-            // SAFETY: every bit pattern is an f64; align_to hands over only aligned elements.
-            let (head, values, tail) = unsafe { bytes.align_to::<f64>() };
-            if head.is_empty() && tail.is_empty() {
-                return values;
-            }
-        }
-        buf.clear();
-        buf.extend(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("eight bytes"))));
-        buf
+        // SAFETY: every bit pattern is an f64; align_to hands over only aligned elements.
+        let (head, values, tail) = unsafe { bytes.align_to::<f64>() };
+        assert!(head.is_empty() && tail.is_empty(), "a block's cells lie on an 8-byte boundary");
+        values
     }
 }
 
@@ -301,6 +295,10 @@ fn is_stored(dir: &DataDir, file: &SeriesFile) -> bool {
 /// Opens the stored block of `file`, its ids read and its days mapped (all of them faulted in at
 /// once with `populate`, for a block read through; else page by page as they are read).
 fn open(dir: &DataDir, file: &SeriesFile, populate: bool) -> Option<Stored> {
+    // The cells are little-endian f64s, read in place: elsewhere the block is built in memory.
+    if cfg!(target_endian = "big") {
+        return None;
+    }
     let handle = File::open(path(dir, file)).ok()?;
     let size = handle.metadata().ok()?.len();
     let (first, days, n, id_bytes) = header(&mut BufReader::with_capacity(HEADER, &handle), size, file)?;
@@ -389,10 +387,10 @@ impl Source {
         }
     }
 
-    /// Row `c`'s cells (see [`Stored::row`] for `buf`).
-    fn row<'a>(&'a self, c: usize, buf: &'a mut Vec<f64>) -> &'a [f64] {
+    /// Row `c`'s cells.
+    fn row(&self, c: usize) -> &[f64] {
         match (self, self.held()) {
-            (Source::Stored(s), _) => s.row(c, buf),
+            (Source::Stored(s), _) => s.row(c),
             (_, Some(b)) => &b.values[c * b.days * b.width..(c + 1) * b.days * b.width],
             _ => unreachable!("a block is held or stored"),
         }
@@ -400,15 +398,9 @@ impl Source {
 
     /// The part of row `c` inside `first..=last` when it has a row there (a cell other than
     /// [`NO_ROW`]): the first day of the cells, and the cells.
-    fn cells<'a>(
-        &'a self,
-        c: usize,
-        first: i32,
-        last: i32,
-        buf: &'a mut Vec<f64>,
-    ) -> Option<(i32, &'a [f64])> {
+    fn cells(&self, c: usize, first: i32, last: i32) -> Option<(i32, &[f64])> {
         let (block_first, width) = (self.first(), self.width());
-        let row = self.row(c, buf);
+        let row = self.row(c);
         let from = first.max(block_first);
         let to = last.min(block_first + (row.len() / width) as i32 - 1);
         if from > to {
@@ -420,9 +412,8 @@ impl Source {
 
     /// Hands each customer's row inside `first..=last` to `f` (see [`for_each_row`]).
     fn visit(&self, first: i32, last: i32, f: &mut impl FnMut(&str, i32, &[f64])) {
-        let mut buf = Vec::new();
         for c in 0..self.len() {
-            if let Some((from, cells)) = self.cells(c, first, last, &mut buf) {
+            if let Some((from, cells)) = self.cells(c, first, last) {
                 f(self.id(c), from, cells);
             }
         }
@@ -494,20 +485,74 @@ pub fn for_each_row(
     visit_all(session, &CONSUMPTION, first, last, f)
 }
 
-/// Hands every meter's row of each committed file of register readings with days in
-/// `first..=last` to `f(id, from, cells)`: the meter's id, the first day of the cells, and two
-/// cells per day of the file inside the window (the total register and the time-of-use gap in
-/// hundredths, read with [`register`]). A meter's row is handed over when it has a total in the
-/// window, as the query `SELECT meter_id, date, total, peak, flat, valley FROM readings WHERE
-/// total IS NOT NULL AND date BETWEEN first AND last` would give it; files come by their first
-/// day, meters in each file's order.
-pub fn for_each_register_row(
-    session: &Session,
-    first: i32,
-    last: i32,
-    f: impl FnMut(&str, i32, &[f64]),
-) -> EngineResult<()> {
-    visit_all(session, &REGISTERS, first, last, f)
+/// Every meter's register readings over a window, read in place from the register blocks of
+/// the committed files (not copied into a matrix): the meters with a total in the window, and for
+/// each (meter, day) the total register and the time-of-use gap in hundredths, as the query
+/// `SELECT meter_id, date, total, peak, flat, valley FROM readings WHERE total IS NOT NULL AND date
+/// BETWEEN first AND last` gives them (see [`REGISTERS`]). The blocks stay mapped while it lives.
+pub struct RegisterDays {
+    /// The files' blocks, by their first day (partitions have disjoint days).
+    sources: Vec<Source>,
+    /// For each file, each meter's row in it ([`ABSENT`]: none).
+    at: Vec<Vec<u32>>,
+    /// The window's first day.
+    pub first: i32,
+    /// Days in the window.
+    pub days: usize,
+}
+
+impl RegisterDays {
+    /// The register days of `first..=last`, and the meters with a total in it (in the order the
+    /// files meet them: a meter's index in it is its `m` in [`RegisterDays::day`]).
+    pub fn open(session: &Session, first: i32, last: i32) -> EngineResult<(Interner, RegisterDays)> {
+        let dir = session.dir();
+        let files = files_of(session, &REGISTERS, first, last);
+        let ensured = ensure(session, &files)?;
+        let mut meters = Interner::with_capacity(session.row_count("meters") as usize);
+        let (mut sources, mut at_all) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
+        for (file, held) in files.iter().zip(ensured) {
+            // A file whose days all lie in the window is read through (faulted in at once), and
+            // its every row has a total (see `build_with`); of the others, only the rows with a
+            // total in the window count.
+            let whole = first <= file.min_day && file.max_day <= last;
+            let source = Source::of(dir, file, held, whole)?;
+            let mut at = vec![ABSENT; meters.len()];
+            for c in 0..source.len() {
+                if whole || source.cells(c, first, last).is_some() {
+                    let m = meters.intern_next(source.id(c)) as usize;
+                    if m >= at.len() {
+                        at.resize(m + 1, ABSENT);
+                    }
+                    at[m] = c as u32;
+                }
+            }
+            sources.push(source);
+            at_all.push(at);
+        }
+        remove_orphans(dir, &REGISTERS);
+        let days = (last - first + 1).max(0) as usize;
+        Ok((meters, RegisterDays { sources, at: at_all, first, days }))
+    }
+
+    /// Meter `m`'s days of the window into `out` (`days` long, day `first + k` at `k`): each
+    /// day's total register and, when all four registers were read, the gap of its time-of-use
+    /// registers; `(None, None)` for a day without a total. A later file's day replaces an
+    /// earlier one's where it has a total (partitions have disjoint days: none does).
+    pub fn fill(&self, m: usize, out: &mut Vec<(Option<i64>, Option<i64>)>) {
+        out.clear();
+        out.resize(self.days, (None, None));
+        let last = self.first + self.days as i32 - 1;
+        for (source, at) in self.sources.iter().zip(&self.at) {
+            let Some(&c) = at.get(m).filter(|c| **c != ABSENT) else { continue };
+            let Some((from, cells)) = source.cells(c as usize, self.first, last) else { continue };
+            let at = (from - self.first) as usize;
+            for (day, cell) in out[at..].iter_mut().zip(cells.chunks_exact(2)) {
+                if let Some(total) = register(cell[0]) {
+                    *day = (Some(total), register(cell[1]));
+                }
+            }
+        }
+    }
 }
 
 /// Hands every row of each committed file of a series with days in `first..=last` to `f`.
@@ -577,7 +622,6 @@ impl Rows {
         let (mut sources, mut met) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
         // Customers met in the first file.
         let mut in_first = 0;
-        let mut buf = Vec::new();
         for (file, held) in files.iter().zip(ensured) {
             let source = Source::of(dir, file, held, false)?;
             let mut at = vec![ABSENT; customers.len()];
@@ -585,7 +629,7 @@ impl Rows {
             // in the window, every row is there.
             let whole = first <= file.min_day && file.max_day <= last;
             for c in 0..source.len() {
-                if whole || source.cells(c, first, last, &mut buf).is_some() {
+                if whole || source.cells(c, first, last).is_some() {
                     let i = customers.intern_next(source.id(c)) as usize;
                     if i >= at.len() {
                         at.resize(i + 1, ABSENT);
@@ -654,13 +698,13 @@ impl Rows {
     }
 
     /// Row `r`'s days into `out` (`days` long): the kWh as `f32`, NaN for a day without a
-    /// value; `buf` is room to decode a stored row that does not lie on an 8-byte boundary.
-    pub fn fill(&self, r: usize, out: &mut [f32], buf: &mut Vec<f64>) {
+    /// value.
+    pub fn fill(&self, r: usize, out: &mut [f32]) {
         out.fill(f32::NAN);
         let last = self.first + self.days as i32 - 1;
         for (source, at) in self.sources.iter().zip(&self.at) {
             let Some(&c) = at.get(r).filter(|c| **c != ABSENT) else { continue };
-            let Some((from, cells)) = source.cells(c as usize, self.first, last, buf) else { continue };
+            let Some((from, cells)) = source.cells(c as usize, self.first, last) else { continue };
             let at = (from - self.first) as usize;
             for (out, k) in out[at..at + cells.len()].iter_mut().zip(cells) {
                 *out = if k.is_nan() { f32::NAN } else { *k as f32 };
@@ -682,9 +726,8 @@ impl Rows {
             out.par_extend(starts.into_par_iter().map(|a| {
                 let b = (a + CHUNK).min(end);
                 let mut matrix = vec![0.0; (b - a) * self.days];
-                let mut buf = Vec::new();
                 for (r, row) in (a..b).zip(matrix.chunks_exact_mut(self.days.max(1))) {
-                    self.fill(r, row, &mut buf);
+                    self.fill(r, row);
                 }
                 f(a..b, &matrix)
             }));

@@ -689,11 +689,13 @@ fn collection(session: &Session, first: i32, end: i32, st: &mut BTreeMap<String,
             }
         }
     }
-    // Registers per meter-day from the themes' dense register matrix (shared through the session).
+    // Registers per meter-day from the themes' registers (shared through the session).
     let regs = crate::kernels::registers(session, first, end - 1)?;
+    let mut buf = Vec::new();
     for (id, (station, from, to)) in &station_of {
         let Some(m) = regs.meters.get(id) else { continue };
-        let n = (*from..*to).filter(|&d| regs.get(m as usize, d).is_some()).count();
+        let days = regs.meter(m as usize, &mut buf);
+        let n = (*from..*to).filter(|&d| days.get(d).is_some()).count();
         st.entry(station.clone()).or_default().register_days += n as f64;
     }
     Ok(())

@@ -162,17 +162,13 @@ impl Interner {
     }
 }
 
-/// Marks an unknown value in the matrices.
-pub const NONE: i64 = i64::MIN;
-
 /// A column of a result by name.
 pub fn column<'a>(b: &'a RecordBatch, name: &str) -> EngineResult<&'a ArrayRef> {
     b.column_by_name(name).ok_or_else(|| EngineError::Internal(format!("result lacks column {name}")))
 }
 
-/// Every meter's total register on each day of `first..=last`, in hundredths ([`NONE`] when not
-/// collected), and how far its time-of-use registers are from it.
-#[derive(Debug)]
+/// Every meter's total register on each day of a window, in hundredths, and how far its
+/// time-of-use registers are from it: read in place from the register blocks.
 pub struct Registers {
     /// First day, days since 1970-01-01.
     pub first: i32,
@@ -180,39 +176,52 @@ pub struct Registers {
     pub days: usize,
     /// Meter ids.
     pub meters: Interner,
-    /// meters x days.
-    pub total: Vec<i64>,
-    /// meters x days: |peak + flat + valley - total| in hundredths, each register rounded to
-    /// hundredths first ([`NONE`] unless all four were collected).
-    pub tou_gap: Vec<i64>,
+    cells: day_blocks::RegisterDays,
+}
+
+impl std::fmt::Debug for Registers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Registers({} meters x {} days from {})", self.meters.len(), self.days, self.first)
+    }
 }
 
 impl Registers {
-    /// Meter `m`'s cell of day `d` in one of the matrices (None outside the window or unknown).
-    fn cell(&self, matrix: &[i64], m: usize, d: i32) -> Option<i64> {
-        let k = d - self.first;
-        if k < 0 || k as usize >= self.days {
-            return None;
-        }
-        let v = matrix[m * self.days + k as usize];
-        (v != NONE).then_some(v)
+    /// Meter `m`'s days of the window, put together in `buf` (room kept from one meter to the
+    /// next).
+    pub fn meter<'a>(&self, m: usize, buf: &'a mut Vec<(Option<i64>, Option<i64>)>) -> MeterDays<'a> {
+        self.cells.fill(m, buf);
+        MeterDays { first: self.first, days: buf }
+    }
+}
+
+/// One meter's registers over the window of its [`Registers`].
+pub struct MeterDays<'a> {
+    first: i32,
+    /// Each day's total and time-of-use gap.
+    days: &'a [(Option<i64>, Option<i64>)],
+}
+
+impl MeterDays<'_> {
+    fn day(&self, d: i32) -> (Option<i64>, Option<i64>) {
+        usize::try_from(d - self.first).ok().and_then(|k| self.days.get(k)).copied().unwrap_or((None, None))
     }
 
-    /// The register of meter `m` on day `d` (None outside the window or not collected).
-    pub fn get(&self, m: usize, d: i32) -> Option<i64> {
-        self.cell(&self.total, m, d)
+    /// The register on day `d` (None outside the window or not collected).
+    pub fn get(&self, d: i32) -> Option<i64> {
+        self.day(d).0
     }
 
-    /// The gap between meter `m`'s time-of-use registers and its total on day `d` (None outside
+    /// The gap between the time-of-use registers and the total on day `d`
+    /// (|peak + flat + valley - total|, each register rounded to hundredths first; None outside
     /// the window or unless all four were collected).
-    pub fn tou_gap(&self, m: usize, d: i32) -> Option<i64> {
-        self.cell(&self.tou_gap, m, d)
+    pub fn tou_gap(&self, d: i32) -> Option<i64> {
+        self.day(d).1
     }
 
-    /// The days of `first..=last` on which meter `m`'s register is below the day before's
-    /// (both collected), with the two registers: a register running backwards.
-    pub fn reversals(&self, m: usize, first: i32, last: i32) -> impl Iterator<Item = (i32, i64, i64)> + '_ {
-        (first..=last).filter_map(move |d| match (self.get(m, d - 1), self.get(m, d)) {
+    /// The days of `first..=last` on which the register is below the day before's (both
+    /// collected), with the two registers: a register running backwards.
+    pub fn reversals(&self, first: i32, last: i32) -> impl Iterator<Item = (i32, i64, i64)> + '_ {
+        (first..=last).filter_map(move |d| match (self.get(d - 1), self.get(d)) {
             (Some(before), Some(now)) if now < before => Some((d, before, now)),
             _ => None,
         })
@@ -220,37 +229,11 @@ impl Registers {
 }
 
 /// The registers of `first..=last`, shared by the themes of a session (VOL-REVERSE, VOL-MISSING
-/// and VOL-TOU read them from one pass over the register blocks).
+/// and VOL-TOU read them in place from the register blocks).
 pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<Registers>> {
     session.memo(&format!("registers/{first}/{last}"), || {
-        let n = (last - first + 1).max(0) as usize;
-        // Room for every meter of the archive at once: the matrices are not copied as they grow.
-        let expected = session.row_count("meters") as usize * n;
-        let mut r = Registers {
-            first,
-            days: n,
-            meters: Interner::with_capacity(session.row_count("meters") as usize),
-            total: Vec::with_capacity(expected),
-            tou_gap: Vec::with_capacity(expected),
-        };
-        day_blocks::for_each_register_row(session, first, last, |id, from, cells| {
-            let m = r.meters.intern_next(id) as usize;
-            if r.total.len() < (m + 1) * n {
-                r.total.resize((m + 1) * n, NONE);
-                r.tou_gap.resize((m + 1) * n, NONE);
-            }
-            let at = m * n + (from - first) as usize;
-            for (k, day) in cells.chunks_exact(2).enumerate() {
-                // A later file's day replaces an earlier one's only where it has a total.
-                if let Some(t) = day_blocks::register(day[0]) {
-                    r.total[at + k] = t;
-                    if let Some(g) = day_blocks::register(day[1]) {
-                        r.tou_gap[at + k] = g;
-                    }
-                }
-            }
-        })?;
-        Ok(r)
+        let (meters, cells) = day_blocks::RegisterDays::open(session, first, last)?;
+        Ok(Registers { first, days: cells.days, meters, cells })
     })
 }
 

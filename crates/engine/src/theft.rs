@@ -124,9 +124,9 @@ impl Year {
         let x: Vec<Vec<f64>> = rows
             .par_iter()
             .map_init(
-                || (vec![0.0f32; self.rows.days], Vec::new()),
-                |(row, buf), r| {
-                    self.rows.fill(*r, row, buf);
+                || vec![0.0f32; self.rows.days],
+                |row, r| {
+                    self.rows.fill(*r, row);
                     feature_row(row)
                 },
             )

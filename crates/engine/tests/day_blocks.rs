@@ -49,10 +49,10 @@ fn by_blocks(dir: &DataDir, first: i32, last: i32) -> BTreeMap<String, Vec<Optio
     let session = Session::open(dir).unwrap();
     let rows = Rows::open(&session, first, last).unwrap();
     assert_eq!(rows.days, (last - first + 1) as usize);
-    let (mut row, mut buf) = (vec![0.0; rows.days], Vec::new());
+    let mut row = vec![0.0; rows.days];
     let one_by_one: BTreeMap<String, Vec<Option<f32>>> = (0..rows.len())
         .map(|r| {
-            rows.fill(r, &mut row, &mut buf);
+            rows.fill(r, &mut row);
             (rows.id(r).to_string(), row.iter().map(|v| (!v.is_nan()).then_some(*v)).collect())
         })
         .collect();
@@ -247,12 +247,14 @@ fn the_register_blocks_give_what_the_query_gives() {
     let mut names = reg.meters.names.clone();
     names.sort();
     assert_eq!(names, ["M1", "M2"], "meters with a total in the window");
+    let mut buf = Vec::new();
     for id in ["M1", "M2"] {
         let m = reg.meters.get(id).unwrap() as usize;
         for d in first - 3..=last + 1 {
             let want = expected.get(&(id.to_string(), d));
-            assert_eq!(reg.get(m, d), want.map(|w| w.0), "{id} total on day {d}");
-            assert_eq!(reg.tou_gap(m, d), want.and_then(|w| w.1), "{id} gap on day {d}");
+            let days = reg.meter(m, &mut buf);
+            assert_eq!(days.get(d), want.map(|w| w.0), "{id} total on day {d}");
+            assert_eq!(days.tou_gap(d), want.and_then(|w| w.1), "{id} gap on day {d}");
         }
     }
     let regs = std::fs::read_dir(dir.root().join("cache/series/readings")).unwrap().count();

@@ -181,12 +181,13 @@ impl Kept for YearRow {
 }
 
 /// Register reversals per meter in the period (a register below the day before's), from the
-/// register matrix VOL-REVERSE and VOL-MISSING share.
+/// registers VOL-REVERSE and VOL-MISSING share.
 pub fn reversals(session: &Session, w: &Window) -> EngineResult<HashMap<String, i64>> {
     let reg = registers(session, w.first() - 1, w.last())?;
     let mut out = HashMap::default();
+    let mut buf = Vec::new();
     for (i, id) in reg.meters.names.iter().enumerate() {
-        let n = reg.reversals(i, w.first(), w.last()).count() as i64;
+        let n = reg.meter(i, &mut buf).reversals(w.first(), w.last()).count() as i64;
         if n > 0 {
             out.insert(id.clone(), n);
         }

@@ -26,15 +26,16 @@ impl Theme for VolMissing {
         let min_run = p.get("min_run_days") as i64;
         let mut out = Vec::new();
         let all = meters(session)?;
+        let mut buf = Vec::new();
         for m in all.values() {
             let through = m.installed_on.is_some_and(|i| i <= first) && m.removed_on.is_none_or(|r| r > last);
             if !through {
                 continue;
             }
-            let idx = reg.meters.get(&m.meter_id).map(|i| i as usize);
+            let days = reg.meters.get(&m.meter_id).map(|i| reg.meter(i as usize, &mut buf));
             let (mut run, mut longest, mut missing) = (0i64, 0i64, 0i64);
             for d in first..=last {
-                if idx.and_then(|i| reg.get(i, d)).is_none() {
+                if days.as_ref().and_then(|r| r.get(d)).is_none() {
                     run += 1;
                     missing += 1;
                     longest = longest.max(run);

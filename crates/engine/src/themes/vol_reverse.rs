@@ -22,8 +22,9 @@ impl Theme for VolReverse {
         let reg = registers(session, w.first() - 1, w.last())?;
         let all = meters(session)?;
         let mut out: Vec<Finding> = Vec::new();
+        let mut buf = Vec::new();
         for (i, id) in reg.meters.names.iter().enumerate() {
-            for (d, pt, t) in reg.reversals(i, w.first(), w.last()) {
+            for (d, pt, t) in reg.meter(i, &mut buf).reversals(w.first(), w.last()) {
                 let Some(m) = all.get(id).filter(|m| m.in_service(d - 1) && m.in_service(d)) else {
                     continue;
                 };

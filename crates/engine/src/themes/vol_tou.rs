@@ -24,17 +24,19 @@ impl Theme for VolTou {
 
     fn run(&self, session: &Session, w: &Window, p: &Params) -> EngineResult<Vec<Finding>> {
         // Exact integers: |p+f+v-t| x 1e6 > share(in millionths) x |t| and |p+f+v-t| > max_kwh x 100,
-        // each register rounded to hundredths (from the register matrix VOL-REVERSE shares).
+        // each register rounded to hundredths (from the registers VOL-REVERSE shares).
         let share = milli(p.get("max_share") * 1000.0);
         let max_h = (p.get("max_kwh") * 100.0).round() as i64;
         let reg = registers(session, w.first() - 1, w.last())?;
         let all = meters(session)?;
         let mut out = Vec::new();
+        let mut buf = Vec::new();
         for (m, id) in reg.meters.names.iter().enumerate() {
             // (first bad day, bad days, largest gap)
             let mut bad: Option<(i32, i64, i64)> = None;
+            let days = reg.meter(m, &mut buf);
             for d in w.first()..=w.last() {
-                let (Some(gap), Some(total)) = (reg.tou_gap(m, d), reg.get(m, d)) else { continue };
+                let (Some(gap), Some(total)) = (days.tou_gap(d), days.get(d)) else { continue };
                 if i128::from(gap) * 1_000_000 > share * i128::from(total.abs()) && gap > max_h {
                     let b = bad.get_or_insert((d, 0, 0));
                     b.1 += 1;
