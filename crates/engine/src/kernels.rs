@@ -297,15 +297,30 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
         supply.resize(areas.len() * n, None);
         // How many customers of each area are active each day.
         let all = customers(session)?;
-        let mut active = vec![0u32; areas.len() * n];
+        // Each customer adds one from the day it is open in the window to the day before it
+        // closes (`active_on`: opened_on <= d < closed_on): +1 where that starts and -1 where it
+        // ends, each area's days then summed in order.
+        let mut active = vec![0i64; areas.len() * n];
         let mut any = false;
         for c in all.values() {
             let Some(a) = c.tq_id.as_deref().and_then(|t| areas.get(t)) else { continue };
             any = true;
-            for k in 0..n {
-                if c.active_on(first + k as i32) {
-                    active[a as usize * n + k] += 1;
+            let Some(opened) = c.opened_on else { continue };
+            let from = (i64::from(opened) - i64::from(first)).max(0);
+            let to = c.closed_on.map_or(n as i64, |x| (i64::from(x) - i64::from(first)).min(n as i64));
+            if from < to {
+                let row = &mut active[a as usize * n..(a as usize + 1) * n];
+                row[from as usize] += 1;
+                if let Some(end) = row.get_mut(to as usize) {
+                    *end -= 1;
                 }
+            }
+        }
+        for row in active.chunks_exact_mut(n.max(1)) {
+            let mut open = 0;
+            for day in row {
+                open += *day;
+                *day = open;
             }
         }
         let mut consumption = vec![0i64; areas.len() * n];
@@ -338,7 +353,7 @@ pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<A
             .map(|j| AreaDay {
                 supply: supply[j],
                 consumption: consumption[j],
-                valid: supply[j].is_some() && known[j] == active[j],
+                valid: supply[j].is_some() && i64::from(known[j]) == active[j],
             })
             .collect();
         Ok(AreaDays { first, days: n, areas, cells })

@@ -60,26 +60,24 @@ pub fn months(session: &Session, w: &Window, base_days: i32) -> EngineResult<Vec
             out.push(Month { customer_id: id.to_string(), ..Month::default() });
         }
         let m = &mut out[c];
-        for (d, &k) in (from..).zip(cells) {
-            if k.is_nan() {
-                continue;
-            }
+        // The cells before the period (the baseline), the period's, and its last 7 days among them.
+        let at = |d: i32| (d - from).clamp(0, cells.len() as i32) as usize;
+        let (base, period) = cells.split_at(at(first));
+        for &k in base.iter().filter(|k| !k.is_nan()) {
+            m.base_known += 1;
+            m.base_total += hundredths(k);
+            m.base_sumsq += k * k;
+        }
+        let tail_from = at(last - 6).saturating_sub(base.len());
+        for (i, &k) in period.iter().enumerate().filter(|(_, k)| !k.is_nan()) {
             let h = hundredths(k);
-            if d >= first {
-                m.known += 1;
-                m.total += h;
-                m.sumsq += k * k;
-                if h == 0 {
-                    m.zero_days += 1;
-                }
-                if d > last - 7 {
-                    m.tail_known += 1;
-                    m.tail_total += h;
-                }
-            } else {
-                m.base_known += 1;
-                m.base_total += h;
-                m.base_sumsq += k * k;
+            m.known += 1;
+            m.total += h;
+            m.sumsq += k * k;
+            m.zero_days += i64::from(h == 0);
+            if i >= tail_from {
+                m.tail_known += 1;
+                m.tail_total += h;
             }
         }
     })?;
