@@ -11,6 +11,7 @@ use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 
 use crate::columns::{days, floats, strings, text, text_at, text_opt, texts};
 use crate::error::EngineResult;
+use crate::id_table::IdTable;
 use crate::session::Session;
 use crate::theme::Window;
 
@@ -166,18 +167,88 @@ impl Customer {
     }
 }
 
+/// Records by text id, in the order they were read, found through an [`IdTable`] of their
+/// places (an id of up to 16 bytes held in its slot) with the ids kept once in one text: the
+/// archive of a million customers or meters without a string per id or a map's empty buckets
+/// of whole records.
+pub struct Archive<T> {
+    records: Vec<T>,
+    places: IdTable<u32>,
+    ids: String,
+    /// Where each record's id ends in `ids` (the first starts at 0).
+    ends: Vec<u32>,
+}
+
+impl<T> Archive<T> {
+    /// Room for `n` records.
+    pub fn with_capacity(n: usize) -> Archive<T> {
+        Archive {
+            records: Vec::with_capacity(n),
+            places: IdTable::with_capacity(n),
+            ids: String::with_capacity(n * 10),
+            ends: Vec::with_capacity(n),
+        }
+    }
+
+    /// Puts `record` under `id`, in place of the one there before.
+    pub fn insert(&mut self, id: &str, record: T) {
+        let next = self.records.len() as u32;
+        let at = self.places.get_or_insert(id, || next);
+        if at == next {
+            self.records.push(record);
+            self.ids.push_str(id);
+            self.ends.push(self.ids.len() as u32);
+        } else {
+            self.records[at as usize] = record;
+        }
+    }
+
+    /// The record of `id`.
+    pub fn get(&self, id: &str) -> Option<&T> {
+        self.places.get(id).map(|at| &self.records[at as usize])
+    }
+
+    /// Whether `id` has a record.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.places.get(id).is_some()
+    }
+
+    /// Records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// No record.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// The records, in the order read.
+    pub fn values(&self) -> std::slice::Iter<'_, T> {
+        self.records.iter()
+    }
+
+    /// The ids with their records, in the order read.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.records.iter().enumerate().map(|(k, r)| {
+            let from = if k == 0 { 0 } else { self.ends[k - 1] as usize };
+            (&self.ids[from..self.ends[k] as usize], r)
+        })
+    }
+}
+
 /// A map by text id with a fast hasher (the archive's maps are asked a million times a run; ids
 /// come from the user's own files, so no outsider chooses them).
 pub type ById<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
 /// Every customer by id (shared by the themes of a session).
-pub fn customers(session: &Session) -> EngineResult<Arc<ById<Customer>>> {
+pub fn customers(session: &Session) -> EngineResult<Arc<Archive<Customer>>> {
     session.memo("customers", || read_customers(session))
 }
 
-fn read_customers(session: &Session) -> EngineResult<ById<Customer>> {
+fn read_customers(session: &Session) -> EngineResult<Archive<Customer>> {
     let sql = "SELECT customer_id, station_id, status, opened_on, closed_on, tariff_code, tq_id, feeder_id, contract_kva, category, voltage FROM customers";
-    let mut out = ById::with_capacity_and_hasher(session.row_count("customers") as usize, Default::default());
+    let mut out = Archive::with_capacity(session.row_count("customers") as usize);
     // The archive's codes repeat customer after customer (stations, statuses, tariffs, areas,
     // feeders): each distinct text is held once, not a million times.
     let mut held: std::collections::HashSet<Arc<str>> = std::collections::HashSet::new();
@@ -198,7 +269,7 @@ fn read_customers(session: &Session) -> EngineResult<ById<Customer>> {
         let (tq, fd, volt) = (strings(&b, "tq_id")?, strings(&b, "feeder_id")?, strings(&b, "voltage")?);
         for i in 0..b.num_rows() {
             out.insert(
-                text_at(&id, i).to_string(),
+                text_at(&id, i),
                 Customer {
                     station_id: code(text_at(&st, i)),
                     status: code(text_at(&status, i)),
@@ -292,22 +363,22 @@ impl Meter {
 }
 
 /// Every meter by id (shared by the themes of a session).
-pub fn meters(session: &Session) -> EngineResult<Arc<ById<Meter>>> {
+pub fn meters(session: &Session) -> EngineResult<Arc<Archive<Meter>>> {
     session.memo("meters", || read_meters(session))
 }
 
-fn read_meters(session: &Session) -> EngineResult<ById<Meter>> {
+fn read_meters(session: &Session) -> EngineResult<Archive<Meter>> {
     // The customer's station from the archive the themes share, not from a join.
     let cust = customers(session)?;
     let sql = "SELECT meter_id, customer_id, installed_on, removed_on FROM meters";
-    let mut out = ById::with_capacity_and_hasher(session.row_count("meters") as usize, Default::default());
+    let mut out = Archive::with_capacity(session.row_count("meters") as usize);
     for b in session.run(sql, "meters")? {
         let (id, customer) = (strings(&b, "meter_id")?, strings(&b, "customer_id")?);
         let (inst, rem) = (days(&b, "installed_on")?, days(&b, "removed_on")?);
         for i in 0..b.num_rows() {
             let id = text_at(&id, i);
             out.insert(
-                id.to_string(),
+                id,
                 Meter {
                     meter_id: id.to_string(),
                     station_id: text_opt(&customer, i)

@@ -46,7 +46,7 @@ impl Theme for VolOvercap {
         })?;
         let mut out = Vec::new();
         for (id, (days_over, max, first)) in over {
-            let c = &cust[&id];
+            let c = cust.get(&id).expect("a customer over its capacity is in the archive");
             let kva = c.contract_kva.unwrap_or(0.0);
             out.push(self.finding(
                 w,
