@@ -278,6 +278,10 @@ fn header(reader: &mut impl Read, size: u64, file: &SeriesFile) -> Option<(i32, 
     let int = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("four bytes"));
     let (first, days, n) = (int(8) as i32, int(12) as usize, int(16) as usize);
     let id_bytes = u64::from_le_bytes(header[20..28].try_into().expect("eight bytes"));
+    // A spoilt header's counts cannot exceed the file (nor overflow the sums below).
+    if id_bytes > size || n as u64 > size || days as u64 > size {
+        return None;
+    }
     let expected_days = (file.max_day - file.min_day + 1).max(0) as usize;
     let kind = Kind::of(file);
     let total = values_at(n, id_bytes as usize) as u64 + 8 * (n * days * kind.width) as u64;
@@ -503,7 +507,7 @@ pub struct RegisterDays {
 
 impl RegisterDays {
     /// The register days of `first..=last`, and the meters with a total in it (in the order the
-    /// files meet them: a meter's index in it is its `m` in [`RegisterDays::day`]).
+    /// files meet them: a meter's index in it is its `m` in [`RegisterDays::fill`]).
     pub fn open(session: &Session, first: i32, last: i32) -> EngineResult<(Interner, RegisterDays)> {
         let dir = session.dir();
         let files = files_of(session, &REGISTERS, first, last);

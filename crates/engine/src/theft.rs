@@ -87,8 +87,13 @@ impl Year {
         what: &str,
         per_row: impl Fn(&[f32]) -> T + Sync,
     ) -> (Option<Vec<f64>>, Vec<T>) {
-        let path = self.kept_path(dir, model, what);
+        let Some(path) = self.kept_path(dir, model, what) else { return self.scan(model, per_row) };
         if let Some(kept) = read_kept(&path, self.rows.len(), self.covers_window()) {
+            // Read again: kept among the newest (see `prune_kept`).
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
             return kept;
         }
         let (scores, rows) = self.scan(model, per_row);
@@ -99,14 +104,20 @@ impl Year {
     }
 
     /// Where the scan of this year is kept: named by the year's last day and a digest of all
-    /// that decides the scan's result.
-    fn kept_path(&self, dir: &DataDir, model: &Model, what: &str) -> PathBuf {
+    /// that decides the scan's result, this build included (the running program's size and
+    /// time of writing, so that a rebuilt program, whose features or scoring may differ, never
+    /// reads a scan another build kept). None when the program cannot be told.
+    fn kept_path(&self, dir: &DataDir, model: &Model, what: &str) -> Option<PathBuf> {
         use sha2::{Digest, Sha256};
+        let program = std::env::current_exe().and_then(std::fs::metadata).ok()?;
+        let written = program.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
         let mut h = Sha256::new();
         for part in [KEPT_MAGIC, env!("CARGO_PKG_VERSION"), model.fingerprint(), what] {
             h.update(part.as_bytes());
             h.update([0]);
         }
+        h.update(program.len().to_le_bytes());
+        h.update(written.as_nanos().to_le_bytes());
         h.update(self.rows.first.to_le_bytes());
         h.update((self.rows.days as u64).to_le_bytes());
         h.update([u8::from(self.covers_window())]);
@@ -116,7 +127,7 @@ impl Year {
         }
         let digest: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
         let last = from_epoch_days(self.rows.first + self.rows.days as i32 - 1);
-        dir.root().join("cache").join("theft").join(format!("year-{last}-{digest}.v1.scores"))
+        Some(dir.root().join("cache").join("theft").join(format!("year-{last}-{digest}.v1.scores")))
     }
 
     /// The explanations of some rows.

@@ -168,7 +168,7 @@ impl Customer {
 }
 
 /// Records by text id, in the order they were read, found through an [`IdTable`] of their
-/// places (an id of up to 16 bytes held in its slot) with the ids kept once in one text: the
+/// places (an id of up to 16 bytes held in its slot), with the ids in the order read in one text: the
 /// archive of a million customers or meters without a string per id or a map's empty buckets
 /// of whole records.
 pub struct Archive<T> {
