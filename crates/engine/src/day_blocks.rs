@@ -509,31 +509,9 @@ impl RegisterDays {
     /// The register days of `first..=last`, and the meters with a total in it (in the order the
     /// files meet them: a meter's index in it is its `m` in [`RegisterDays::fill`]).
     pub fn open(session: &Session, first: i32, last: i32) -> EngineResult<(Interner, RegisterDays)> {
-        let dir = session.dir();
-        let files = files_of(session, &REGISTERS, first, last);
-        let ensured = ensure(session, &files)?;
         let mut meters = Interner::with_capacity(session.row_count("meters") as usize);
-        let (mut sources, mut at_all) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
-        for (file, held) in files.iter().zip(ensured) {
-            // A file whose days all lie in the window is read through (faulted in at once), and
-            // its every row has a total (see `build_with`); of the others, only the rows with a
-            // total in the window count.
-            let whole = first <= file.min_day && file.max_day <= last;
-            let source = Source::of(dir, file, held, whole)?;
-            let mut at = vec![ABSENT; meters.len()];
-            for c in 0..source.len() {
-                if whole || source.cells(c, first, last).is_some() {
-                    let m = meters.intern_next(source.id(c)) as usize;
-                    if m >= at.len() {
-                        at.resize(m + 1, ABSENT);
-                    }
-                    at[m] = c as u32;
-                }
-            }
-            sources.push(source);
-            at_all.push(at);
-        }
-        remove_orphans(dir, &REGISTERS);
+        // A file whose days all lie in the window is read through (faulted in at once).
+        let (sources, at_all, _) = index(session, &REGISTERS, (first, last), true, &mut meters, |_, _| {})?;
         let days = (last - first + 1).max(0) as usize;
         Ok((meters, RegisterDays { sources, at: at_all, first, days }))
     }
@@ -584,6 +562,48 @@ fn visit_all(
 /// No row of a customer in a file.
 const ABSENT: u32 = u32::MAX;
 
+/// What [`index`] gives: the blocks, each one's rows by id, the files' names.
+type Indexed = (Vec<Source>, Vec<Vec<u32>>, Vec<String>);
+
+/// The blocks of a series' files with days in `first..=last`, by their first day, each with its
+/// rows' places by id: `at[i]` is the row of the `i`th id of `ids` in the file ([`ABSENT`]:
+/// none). Ids go into `ids` as the files meet them; a row counts when it has a cell in the window,
+/// as every row of a file whose days all lie in the window has (see `build_with`), so those are
+/// not looked at (and are faulted in at once with `populate_whole`). `opened(ids, source)` sees
+/// each file once its ids are in. The files' names come third.
+fn index(
+    session: &Session,
+    kind: &Kind,
+    (first, last): (i32, i32),
+    populate_whole: bool,
+    ids: &mut Interner,
+    mut opened: impl FnMut(&Interner, &Source),
+) -> EngineResult<Indexed> {
+    let dir = session.dir();
+    let files = files_of(session, kind, first, last);
+    let ensured = ensure(session, &files)?;
+    let (mut sources, mut places) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
+    for (file, held) in files.iter().zip(ensured) {
+        let whole = first <= file.min_day && file.max_day <= last;
+        let source = Source::of(dir, file, held, whole && populate_whole)?;
+        let mut at = vec![ABSENT; ids.len()];
+        for c in 0..source.len() {
+            if whole || source.cells(c, first, last).is_some() {
+                let i = ids.intern_next(source.id(c)) as usize;
+                if i >= at.len() {
+                    at.resize(i + 1, ABSENT);
+                }
+                at[i] = c as u32;
+            }
+        }
+        opened(ids, &source);
+        sources.push(source);
+        places.push(at);
+    }
+    remove_orphans(dir, kind);
+    Ok((sources, places, files.iter().map(|f| f.file.clone()).collect()))
+}
+
 /// Every customer's days over a window, read from the files' blocks when asked for, not copied
 /// into a matrix: each customer's row put together from the files that hold it (a later file's
 /// cells over an earlier one's, as [`for_each_row`] hands them over). The stored blocks stay
@@ -619,37 +639,16 @@ const STRETCH: usize = 64 * CHUNK;
 impl Rows {
     /// The rows of every customer with a row in `first..=last` (see [`for_each_row`]).
     pub fn open(session: &Session, first: i32, last: i32) -> EngineResult<Rows> {
-        let dir = session.dir();
-        let files = files_of(session, &CONSUMPTION, first, last);
-        let ensured = ensure(session, &files)?;
         let mut customers = Interner::with_capacity(session.row_count("customers") as usize);
-        let (mut sources, mut met) = (Vec::with_capacity(files.len()), Vec::with_capacity(files.len()));
         // Customers met in the first file.
-        let mut in_first = 0;
-        for (file, held) in files.iter().zip(ensured) {
-            let source = Source::of(dir, file, held, false)?;
-            let mut at = vec![ABSENT; customers.len()];
-            // Every row of a block has a cell (see `build_with`): in a file whose days all lie
-            // in the window, every row is there.
-            let whole = first <= file.min_day && file.max_day <= last;
-            for c in 0..source.len() {
-                if whole || source.cells(c, first, last).is_some() {
-                    let i = customers.intern_next(source.id(c)) as usize;
-                    if i >= at.len() {
-                        at.resize(i + 1, ABSENT);
-                    }
-                    at[i] = c as u32;
-                }
-            }
-            // What the ids' check read is not needed until the rows are.
-            release(&source, (0, source.len()));
-            if sources.is_empty() {
-                in_first = customers.len();
-            }
-            sources.push(source);
-            met.push(at);
-        }
-        remove_orphans(dir, &CONSUMPTION);
+        let mut in_first = None;
+        let (sources, met, files) =
+            index(session, &CONSUMPTION, (first, last), false, &mut customers, |ids, source| {
+                // What the ids' check read is not needed until the rows are.
+                release(source, (0, source.len()));
+                in_first.get_or_insert(ids.len());
+            })?;
+        let in_first = in_first.unwrap_or(0);
         // The first file's customers, and the others put in among them by id.
         let names = &customers.names;
         let mut others: Vec<u32> = (in_first as u32..names.len() as u32).collect();
@@ -671,7 +670,6 @@ impl Rows {
             .into_iter()
             .map(|at| order.iter().map(|i| at.get(*i as usize).copied().unwrap_or(ABSENT)).collect())
             .collect();
-        let files = files.iter().map(|f| f.file.clone()).collect();
         let days = (last - first + 1).max(0) as usize;
         Ok(Rows { sources, files, at, customers, order, row_of, first, days })
     }
