@@ -70,7 +70,7 @@ const REGISTERS: Kind =
 /// Where the cells start: after the header, the ids' ends and bytes, and the zeros that put them
 /// on an 8-byte boundary.
 fn values_at(rows: usize, id_bytes: usize) -> usize {
-    (HEADER + 4 * (rows + 1) + id_bytes).next_multiple_of(8)
+    (ids_at(rows) + id_bytes).next_multiple_of(8)
 }
 
 impl Kind {
@@ -204,7 +204,7 @@ fn write(dir: &DataDir, file: &SeriesFile, block: &Block) -> std::io::Result<()>
         for c in &block.customers {
             w.write_all(c.as_bytes())?;
         }
-        let ids_end = HEADER + 4 * (block.customers.len() + 1) + id_bytes;
+        let ids_end = ids_at(block.customers.len()) + id_bytes;
         w.write_all(&[0u8; 8][..values_at(block.customers.len(), id_bytes) - ids_end])?;
         let mut bytes = Vec::with_capacity(1 << 20);
         for chunk in block.values.chunks(1 << 17) {

@@ -170,10 +170,6 @@ pub fn column<'a>(b: &'a RecordBatch, name: &str) -> EngineResult<&'a ArrayRef> 
 /// Every meter's total register on each day of a window, in hundredths, and how far its
 /// time-of-use registers are from it: read in place from the register blocks.
 pub struct Registers {
-    /// First day, days since 1970-01-01.
-    pub first: i32,
-    /// Days in the window.
-    pub days: usize,
     /// Meter ids.
     pub meters: Interner,
     cells: day_blocks::RegisterDays,
@@ -181,7 +177,13 @@ pub struct Registers {
 
 impl std::fmt::Debug for Registers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Registers({} meters x {} days from {})", self.meters.len(), self.days, self.first)
+        write!(
+            f,
+            "Registers({} meters x {} days from {})",
+            self.meters.len(),
+            self.cells.days,
+            self.cells.first
+        )
     }
 }
 
@@ -190,7 +192,7 @@ impl Registers {
     /// next).
     pub fn meter<'a>(&self, m: usize, buf: &'a mut Vec<(Option<i64>, Option<i64>)>) -> MeterDays<'a> {
         self.cells.fill(m, buf);
-        MeterDays { first: self.first, days: buf }
+        MeterDays { first: self.cells.first, days: buf }
     }
 }
 
@@ -233,7 +235,7 @@ impl MeterDays<'_> {
 pub fn registers(session: &Session, first: i32, last: i32) -> EngineResult<Arc<Registers>> {
     session.memo(&format!("registers/{first}/{last}"), || {
         let (meters, cells) = day_blocks::RegisterDays::open(session, first, last)?;
-        Ok(Registers { first, days: cells.days, meters, cells })
+        Ok(Registers { meters, cells })
     })
 }
 

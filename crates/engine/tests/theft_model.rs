@@ -64,13 +64,7 @@ fn the_model_scores_a_year_of_stored_data_and_the_planted_thieves_stay_suspected
         suspects.len()
     );
     if std::env::var("JICHA_DEBUG_THEFT").is_ok() {
-        let mut all = Catalogue::builtin();
-        all.config = jicha_engine::config::Config::parse(
-            std::path::Path::new("jicha.toml"),
-            "[themes.LOSS-THEFT]\ntop_share = 1.0\nmin_score = 0.0\n",
-            jicha_engine::themes::registry(),
-        )
-        .unwrap();
+        let all = everyone_listed();
         let r = run(&mut session, Window::new(period, None), &all, &theft).unwrap();
         let mut by_score: Vec<_> = r.findings.iter().collect();
         by_score.sort_by(|a, b| {
@@ -157,13 +151,7 @@ fn the_model_scores_a_year_of_stored_data_and_the_planted_thieves_stay_suspected
     std::fs::write(more.join("readings.csv"), readings).unwrap();
     assert!(matches!(import(&dir, &more, &NoProgress).unwrap(), ImportOutcome::Committed { .. }));
     assert_ne!(score_of(&quiet), before, "{quiet}'s year changed");
-    let mut everyone = Catalogue::builtin();
-    everyone.config = jicha_engine::config::Config::parse(
-        std::path::Path::new("jicha.toml"),
-        "[themes.LOSS-THEFT]\ntop_share = 1.0\nmin_score = 0.0\n",
-        jicha_engine::themes::registry(),
-    )
-    .unwrap();
+    let everyone = everyone_listed();
     let after = run(&mut Session::open(&dir).unwrap(), Window::new(period, None), &everyone, &theft).unwrap();
     assert!(after.findings.iter().any(|f| f.entity_id == quiet && f.evidence.contains_key("model_score")));
     assert_eq!(kept().len(), 2, "a new kept scan for the new year");
@@ -189,4 +177,16 @@ fn scored_ids(dir: &DataDir, period: Period) -> Vec<String> {
     let mut scored = jicha_engine::theft::score_stored(dir, period, Model::builtin()).unwrap();
     scored.sort_by(|a, b| b.1.total_cmp(&a.1));
     scored.into_iter().map(|s| s.0).collect()
+}
+
+/// The catalogue with LOSS-THEFT listing every customer it scores (top share 1, no lowest score).
+fn everyone_listed() -> Catalogue {
+    let mut cat = Catalogue::builtin();
+    cat.config = jicha_engine::config::Config::parse(
+        std::path::Path::new("jicha.toml"),
+        "[themes.LOSS-THEFT]\ntop_share = 1.0\nmin_score = 0.0\n",
+        jicha_engine::themes::registry(),
+    )
+    .unwrap();
+    cat
 }
