@@ -56,6 +56,14 @@ fn audit_prints_jsonl_with_exactly_the_keys_and_stable_ids() {
     }
     let second = audit("jsonl");
     assert_eq!(first.stdout, second.stdout, "a rerun gives the same findings and ids");
+    assert!(!String::from_utf8_lossy(&first.stderr).contains("尚未导入齐"), "January is in");
+    // A month whose data is not imported yet: said before its findings (unless --quiet).
+    let mut loud = std::process::Command::new(env!("CARGO_BIN_EXE_jicha"));
+    let later =
+        run(loud.arg("--data").arg(&data).args(["audit", "--period", "2026-05", "--format", "jsonl"]));
+    assert_eq!(later.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&later.stderr);
+    assert!(said.contains("2026-05 的数据尚未导入齐") && said.contains("not all imported yet"), "{said}");
     assert_eq!(audit("table").status.code(), Some(0));
     let csv = audit("csv");
     assert!(String::from_utf8_lossy(&csv.stdout).starts_with("theme,entity_type,entity_id"));

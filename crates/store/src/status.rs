@@ -4,7 +4,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::layout::DataDir;
 use crate::relational::{open_read_only, read_manifest, relational_tables};
 use crate::series::Series;
-use jicha_core::calendar::from_epoch_days;
+use jicha_core::calendar::{Period, from_epoch_days};
 use serde::Serialize;
 
 /// One import as the history records it.
@@ -170,4 +170,39 @@ impl Status {
             crate::relational::data_version(&conn).ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(Status { data_dir: dir.root().display().to_string(), data_version, tables, stations, imports })
     }
+}
+
+/// What keeps a month's audit from being a true one: the stored daily usage (readings, daily
+/// kWh or the consumption derived from them) ends before the month's last day, or the stored bills
+/// before the month. Each kind counts only when any of it is stored at all, so a county that loads
+/// no bills is not held up by them. `None` when the month is in; otherwise why, in Chinese and
+/// English, e.g. for a scheduled monthly audit that must wait for the month's import instead of
+/// listing every customer as missing its readings.
+pub fn month_not_in(dir: &DataDir, period: Period) -> StoreResult<Option<String>> {
+    let conn = open_read_only(&dir.database())?;
+    let usage_ends = read_manifest(&conn)?
+        .iter()
+        .filter(|f| f.series != Series::Supply.name())
+        .map(|f| f.max_day)
+        .max()
+        .map(from_epoch_days);
+    let bills_end: Option<String> = conn.query_row("SELECT max(period) FROM bills", [], |r| r.get(0))?;
+    let bills_end = bills_end.and_then(|p| Period::parse(&p));
+    let mut zh = Vec::new();
+    let mut en = Vec::new();
+    if let Some(day) = usage_ends.filter(|d| *d < period.last_day()) {
+        zh.push(format!("日电量只到 {day}"));
+        en.push(format!("the daily usage ends on {day}"));
+    }
+    if let Some(last) = bills_end.filter(|p| *p < period) {
+        zh.push(format!("电费发行只到 {last}"));
+        en.push(format!("the bills end with {last}"));
+    }
+    Ok((!zh.is_empty()).then(|| {
+        format!(
+            "{period} 的数据尚未导入齐（{}）/ {period}'s data is not all imported yet ({})",
+            zh.join("，"),
+            en.join(", ")
+        )
+    }))
 }

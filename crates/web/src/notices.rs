@@ -74,7 +74,7 @@ pub async fn notifications_page(
                 tr { th { (l.t("任务", "Job")) } th { (l.t("时段", "Slot")) } th { (l.t("开始", "Started")) } th { (l.t("结束", "Finished")) } th { (l.t("结果", "Outcome")) } }
                 @for r in &runs {
                     tr { td { (r.job) } td { (r.slot) } td { (r.started_at) } td { (r.finished_at.as_deref().unwrap_or("—")) }
-                         td { (match r.ok { Some(true) => l.t("成功", "ok"), Some(false) => l.t("失败", "failed"), None => l.t("运行中或中断", "running or interrupted") }) " " span.small { (r.message) } } }
+                         td { (match r.ok { Some(true) => l.t("成功", "ok"), Some(false) => l.t("失败", "failed"), None if r.waiting() => l.t("等待数据", "waiting for data"), None => l.t("运行中或中断", "running or interrupted") }) " " span.small { (r.message) } } }
                 }
             } }
             h2 { (l.t("月度文件", "Monthly documents")) }

@@ -206,6 +206,9 @@ pub fn monthly_slot(now: NaiveDateTime, day: u32, at: NaiveTime) -> Option<Naive
     Some(NaiveDate::from_ymd_opt(prev.year(), prev.month(), day)?.and_time(at))
 }
 
+/// A run row that waits for its data: not finished, with a message (a run under way has none).
+const WAITING: &str = "finished_at IS NULL AND message <> ''";
+
 /// The run record.
 pub struct Runs {
     conn: Connection,
@@ -228,6 +231,13 @@ pub struct RunRow {
     pub message: String,
 }
 
+impl RunRow {
+    /// Whether the run waits for its data ([`WAITING`]).
+    pub fn waiting(&self) -> bool {
+        self.finished_at.is_none() && !self.message.is_empty()
+    }
+}
+
 impl Runs {
     /// Opens (creating) `schedule.sqlite` in the data dir.
     pub fn open(root: &Path) -> rusqlite::Result<Runs> {
@@ -242,13 +252,38 @@ impl Runs {
         Ok(Runs { conn })
     }
 
-    /// Claims a slot: `false` when the job already ran (or started) for it.
+    /// Claims a slot: `false` when the job already ran (or started) for it. A slot that was
+    /// [waiting](Runs::wait) is claimed by the first run that finds its data in.
     pub fn claim(&self, job: &str, slot: &str, now: &str) -> rusqlite::Result<bool> {
+        self.supersede(job, slot, now)?;
         let n = self.conn.execute(
             "INSERT OR IGNORE INTO runs (job, slot, started_at) VALUES (?1, ?2, ?3)",
             params![job, slot, now],
         )?;
-        Ok(n == 1)
+        Ok(n == 1
+            || self.conn.execute(
+                &format!(
+                    "UPDATE runs SET started_at = ?3, message = '' WHERE job = ?1 AND slot = ?2 AND {WAITING}"
+                ),
+                params![job, slot, now],
+            )? == 1)
+    }
+
+    /// Records that a job's slot waits for its data, with why (kept up to date); `true` the first
+    /// time. A waiting slot has neither an end nor an outcome, and counts as not run.
+    pub fn wait(&self, job: &str, slot: &str, now: &str, why: &str) -> rusqlite::Result<bool> {
+        self.supersede(job, slot, now)?;
+        let new = self.conn.execute(
+            "INSERT OR IGNORE INTO runs (job, slot, started_at, message) VALUES (?1, ?2, ?3, ?4)",
+            params![job, slot, now, why],
+        )? == 1;
+        if !new {
+            self.conn.execute(
+                &format!("UPDATE runs SET message = ?3 WHERE job = ?1 AND slot = ?2 AND {WAITING}"),
+                params![job, slot, why],
+            )?;
+        }
+        Ok(new)
     }
 
     /// Records how a claimed run ended.
@@ -260,10 +295,28 @@ impl Runs {
         Ok(())
     }
 
-    /// The latest slot a job ran for.
+    /// Ends the job's slots before `slot` that still wait: only the latest slot of a job runs, so
+    /// they never will (recorded as not run, and why).
+    fn supersede(&self, job: &str, slot: &str, now: &str) -> rusqlite::Result<()> {
+        self.conn.execute(
+            &format!(
+                "UPDATE runs SET finished_at = ?3, ok = 0,
+                     message = message || '；未运行：已由 ' || ?2 || ' 的运行取代 / not run: superseded by the run of ' || ?2
+                 WHERE job = ?1 AND slot < ?2 AND {WAITING}"
+            ),
+            params![job, slot, now],
+        )?;
+        Ok(())
+    }
+
+    /// The latest slot a job ran for (or started to; not one that waits).
     pub fn last_slot(&self, job: &str) -> rusqlite::Result<Option<String>> {
         self.conn
-            .query_row("SELECT MAX(slot) FROM runs WHERE job = ?1", [job], |r| r.get(0))
+            .query_row(
+                &format!("SELECT MAX(slot) FROM runs WHERE job = ?1 AND NOT ({WAITING})"),
+                [job],
+                |r| r.get(0),
+            )
             .optional()
             .map(Option::flatten)
     }
@@ -332,7 +385,18 @@ pub fn tick(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, Resu
         job("drop", slot, &mut || import_drop(root, drop))?;
     }
     if let Some(slot) = monthly_slot(t, plan.schedule.monthly_day, plan.at) {
-        job("monthly", slot, &mut || monthly(root, Period::of(slot.date()).prev()))?;
+        // The month's audit waits until its data is in (the drop folder above may just have
+        // brought it): audited before, every customer would be missing its readings.
+        let period = Period::of(slot.date()).prev();
+        let due = runs.last_slot("monthly")?.is_none_or(|s| s < stamp(slot));
+        match due.then(|| jicha_store::month_not_in(&DataDir::new(root), period)).transpose()?.flatten() {
+            Some(why) => {
+                if runs.wait("monthly", &stamp(slot), &stamp(t), &why)? {
+                    tracing::info!(job = "monthly", slot = %stamp(slot), "{why}");
+                }
+            }
+            None => job("monthly", slot, &mut || monthly(root, period))?,
+        }
     }
     let slot = daily_slot(t, plan.at);
     job("daily", slot, &mut || daily(root, &plan, slot.date() - chrono::Days::new(1)))?;
@@ -574,6 +638,30 @@ mod tests {
         assert_eq!(monthly_slot(at("2026-12-01 07:00"), 1, t), Some(at("2026-11-01 07:30")));
         assert_eq!(monthly_slot(at("2026-01-01 07:00"), 1, t), Some(at("2025-12-01 07:30")));
         assert_eq!(monthly_slot(at("2026-01-01 07:00"), 0, t), None);
+    }
+
+    #[test]
+    fn a_waiting_slot_runs_once_its_data_is_in_or_ends_when_a_later_slot_comes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let runs = Runs::open(tmp.path()).unwrap();
+        let row = |slot: &str| runs.list(10).unwrap().into_iter().find(|r| r.slot == slot).unwrap();
+        assert!(runs.wait("monthly", "2026-04-01 07:30", "2026-04-01 08:00", "March not in").unwrap());
+        assert!(!runs.wait("monthly", "2026-04-01 07:30", "2026-04-01 08:01", "still not in").unwrap());
+        assert!(row("2026-04-01 07:30").waiting());
+        assert_eq!(row("2026-04-01 07:30").message, "still not in");
+        assert_eq!(runs.last_slot("monthly").unwrap(), None, "a waiting slot has not run");
+        // May's slot comes while April's still waits: April's is ended, never to run.
+        assert!(runs.wait("monthly", "2026-05-01 07:30", "2026-05-01 08:00", "April not in").unwrap());
+        let april = row("2026-04-01 07:30");
+        assert!(!april.waiting() && april.ok == Some(false), "{april:?}");
+        assert!(april.message.contains("superseded by the run of 2026-05-01 07:30"), "{april:?}");
+        assert!(!runs.claim("monthly", "2026-04-01 07:30", "2026-05-01 08:01").unwrap());
+        // May's data comes: its slot is claimed once and runs.
+        assert!(runs.claim("monthly", "2026-05-01 07:30", "2026-05-01 09:00").unwrap());
+        assert!(!runs.claim("monthly", "2026-05-01 07:30", "2026-05-01 09:01").unwrap());
+        assert_eq!(runs.last_slot("monthly").unwrap().as_deref(), Some("2026-05-01 07:30"));
+        runs.finish("monthly", "2026-05-01 07:30", true, "done", "2026-05-01 09:05").unwrap();
+        assert_eq!(row("2026-05-01 07:30").ok, Some(true));
     }
 
     #[test]

@@ -157,4 +157,50 @@ fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
         )
         .unwrap();
     assert_eq!(score, 88.0, "the good set stored, the bad one not");
+
+    // The 1st of April: March is not imported (the county holds January and February), so its
+    // audit waits, and says why, instead of listing every customer as missing its readings.
+    let monthly = |ran: &[(String, Result<String, String>)]| ran.iter().filter(|r| r.0 == "monthly").count();
+    let ran = jicha_web::schedule::tick(&root, utc("2026-04-01 08:00")).unwrap();
+    assert_eq!(monthly(&ran), 0, "{ran:?}");
+    assert!(!root.join("reports").join("2026-03").exists());
+    let waiting = || -> Vec<jicha_web::schedule::RunRow> {
+        let runs = jicha_web::schedule::Runs::open(&root).unwrap().list(20).unwrap();
+        runs.into_iter().filter(|r| r.job == "monthly" && r.waiting()).collect()
+    };
+    let w = waiting();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].slot, "2026-04-01 07:30");
+    assert!(
+        w[0].message.contains("2026-03 的数据尚未导入齐") && w[0].message.contains("日电量只到 2026-03-01"),
+        "{w:?}"
+    );
+    assert!(w[0].message.contains("电费发行只到 2026-02"), "{w:?}");
+    assert_eq!(monthly(&jicha_web::schedule::tick(&root, utc("2026-04-01 08:01")).unwrap()), 0);
+    // March's daily kWh and bills dropped in: the drop imports them and the waiting audit runs in
+    // the same look at the clock, once.
+    let march = drop.join("c-march");
+    std::fs::create_dir_all(&march).unwrap();
+    let customer: String = rusqlite::Connection::open(DataDir::new(&root).database())
+        .unwrap()
+        .query_row("SELECT customer_id FROM customers ORDER BY customer_id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let days: String = (1..=31).map(|d| format!("{customer},2026-03-{d:02},5.5\n")).collect();
+    std::fs::write(march.join("daily_usage.csv"), format!("customer_id,date,kwh\n{days}")).unwrap();
+    std::fs::write(
+        march.join("bills.csv"),
+        format!("bill_id,customer_id,period,kwh,amount\nB-2026-03-1,{customer},2026-03,170.5,95.2\n"),
+    )
+    .unwrap();
+    let ran = jicha_web::schedule::tick(&root, utc("2026-04-01 08:10")).unwrap();
+    assert!(
+        ran.iter().any(|r| r.0 == "drop" && r.1.as_ref().unwrap().contains("imported c-march")),
+        "{ran:?}"
+    );
+    let done: Vec<_> = ran.iter().filter(|r| r.0 == "monthly").collect();
+    assert_eq!(done.len(), 1, "{ran:?}");
+    assert!(done[0].1.as_ref().unwrap().contains("monthly audit 2026-03"), "{done:?}");
+    assert!(root.join("reports").join("2026-03").is_dir());
+    assert!(waiting().is_empty());
+    assert_eq!(monthly(&jicha_web::schedule::tick(&root, utc("2026-04-01 08:20")).unwrap()), 0, "once");
 }
