@@ -179,6 +179,11 @@ impl Status {
 /// English, e.g. for a scheduled monthly audit that must wait for the month's import instead of
 /// listing every customer as missing its readings.
 pub fn month_not_in(dir: &DataDir, period: Period) -> StoreResult<Option<String>> {
+    if !dir.database().exists() {
+        return Ok(Some(format!(
+            "{period} 的数据尚未导入：还没有导入任何数据 / {period}'s data is not imported: nothing is"
+        )));
+    }
     let conn = open_read_only(&dir.database())?;
     let usage_ends = read_manifest(&conn)?
         .iter()

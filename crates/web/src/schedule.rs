@@ -389,7 +389,9 @@ pub fn tick(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, Resu
         // brought it): audited before, every customer would be missing its readings.
         let period = Period::of(slot.date()).prev();
         let due = runs.last_slot("monthly")?.is_none_or(|s| s < stamp(slot));
-        match due.then(|| jicha_store::month_not_in(&DataDir::new(root), period)).transpose()?.flatten() {
+        // A store that cannot be read does not hold the run: the audit then fails and says so.
+        let not_in = due.then(|| jicha_store::month_not_in(&DataDir::new(root), period).unwrap_or(None));
+        match not_in.flatten() {
             Some(why) => {
                 if runs.wait("monthly", &stamp(slot), &stamp(t), &why)? {
                     tracing::info!(job = "monthly", slot = %stamp(slot), "{why}");
@@ -662,6 +664,20 @@ mod tests {
         assert_eq!(runs.last_slot("monthly").unwrap().as_deref(), Some("2026-05-01 07:30"));
         runs.finish("monthly", "2026-05-01 07:30", true, "done", "2026-05-01 09:05").unwrap();
         assert_eq!(row("2026-05-01 07:30").ok, Some(true));
+    }
+
+    #[test]
+    fn with_nothing_imported_the_monthly_audit_waits_and_the_other_jobs_still_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("jicha.toml"), "[schedule]\ntime = \"07:30\"\nmonthly_day = 1\n")
+            .unwrap();
+        let now = at("2026-04-01 08:00").and_local_timezone(shanghai()).unwrap().with_timezone(&Utc);
+        let ran = tick(tmp.path(), now).unwrap();
+        assert!(ran.iter().all(|r| r.0 != "monthly") && ran.iter().any(|r| r.0 == "daily"), "{ran:?}");
+        let runs = Runs::open(tmp.path()).unwrap().list(10).unwrap();
+        let monthly: Vec<_> = runs.iter().filter(|r| r.job == "monthly").collect();
+        assert_eq!(monthly.len(), 1, "{runs:?}");
+        assert!(monthly[0].waiting() && monthly[0].message.contains("还没有导入任何数据"), "{monthly:?}");
     }
 
     #[test]
