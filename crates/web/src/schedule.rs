@@ -355,12 +355,23 @@ pub fn tick(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, Resu
     let runs = Runs::open(root)?;
     let t = local(now);
     let mut done = Vec::new();
+    // A job's latest slot runs once, when `waits` has no reason (else it is recorded as waiting).
     let mut job = |name: &str,
                    slot: NaiveDateTime,
+                   waits: &dyn Fn() -> Option<String>,
                    work: &mut dyn FnMut() -> anyhow::Result<String>|
      -> anyhow::Result<()> {
         let slot = stamp(slot);
-        if runs.last_slot(name)?.is_some_and(|s| s >= slot) || !runs.claim(name, &slot, &stamp(t))? {
+        if runs.last_slot(name)?.is_some_and(|s| s >= slot) {
+            return Ok(());
+        }
+        if let Some(why) = waits() {
+            if runs.wait(name, &slot, &stamp(t), &why)? {
+                tracing::info!(job = name, slot, "{why}");
+            }
+            return Ok(());
+        }
+        if !runs.claim(name, &slot, &stamp(t))? {
             return Ok(());
         }
         let outcome = work().map_err(|e| format!("{e:#}"));
@@ -382,30 +393,22 @@ pub fn tick(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, Resu
         let minutes = t.and_utc().timestamp() / 60;
         let slot = chrono::DateTime::from_timestamp((minutes - minutes % every) * 60, 0)
             .map_or(t, |d| d.naive_utc());
-        job("drop", slot, &mut || import_drop(root, drop))?;
+        job("drop", slot, &|| None, &mut || import_drop(root, drop))?;
     }
     if let Some(slot) = monthly_slot(t, plan.schedule.monthly_day, plan.at) {
         // The month's audit waits until its data is in (the drop folder above may just have
-        // brought it): audited before, every customer would be missing its readings.
+        // brought it): audited before, every customer would be missing its readings. A store
+        // that cannot be read does not hold it: the audit then fails and says so.
         let period = Period::of(slot.date()).prev();
-        let due = runs.last_slot("monthly")?.is_none_or(|s| s < stamp(slot));
-        // A store that cannot be read does not hold the run: the audit then fails and says so.
-        let not_in = due.then(|| jicha_store::month_not_in(&DataDir::new(root), period).unwrap_or(None));
-        match not_in.flatten() {
-            Some(why) => {
-                if runs.wait("monthly", &stamp(slot), &stamp(t), &why)? {
-                    tracing::info!(job = "monthly", slot = %stamp(slot), "{why}");
-                }
-            }
-            None => job("monthly", slot, &mut || monthly(root, period))?,
-        }
+        let not_in = || jicha_store::month_not_in(&DataDir::new(root), period).unwrap_or(None);
+        job("monthly", slot, &not_in, &mut || monthly(root, period))?;
     }
     let slot = daily_slot(t, plan.at);
-    job("daily", slot, &mut || daily(root, &plan, slot.date() - chrono::Days::new(1)))?;
+    job("daily", slot, &|| None, &mut || daily(root, &plan, slot.date() - chrono::Days::new(1)))?;
     // The weekly check of the target lines, on Mondays (the latest Monday's slot).
     let monday = slot.date() - chrono::Days::new(u64::from(slot.date().weekday().num_days_from_monday()));
     let weekly = monday.and_time(plan.at);
-    job("warnings", weekly, &mut || warnings(root, &plan, weekly.date()))?;
+    job("warnings", weekly, &|| None, &mut || warnings(root, &plan, weekly.date()))?;
     Ok(done)
 }
 
