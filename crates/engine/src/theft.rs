@@ -30,24 +30,26 @@ pub struct Year {
     pub rows: Rows,
     /// The store's earliest day of consumption, before the year or in it.
     pub min_day: Option<i32>,
+    /// The store's latest day of consumption.
+    pub max_day: Option<i32>,
 }
 
 impl Year {
     /// The year up to `last` of every customer with consumption in it.
     pub fn open(session: &Session, last: i32) -> EngineResult<Year> {
-        let min_day = session
-            .series_files(Series::DailyConsumption)
-            .iter()
-            .filter(|f| f.rows > 0)
-            .map(|f| f.min_day)
-            .min();
-        Ok(Year { rows: Rows::open(session, window_first(last), last)?, min_day })
+        let files = session.series_files(Series::DailyConsumption);
+        let stored = files.iter().filter(|f| f.rows > 0);
+        let (min_day, max_day) = (stored.clone().map(|f| f.min_day).min(), stored.map(|f| f.max_day).max());
+        Ok(Year { rows: Rows::open(session, window_first(last), last)?, min_day, max_day })
     }
 
-    /// Whether the stored data reaches back to the year's first day (a store that starts later
-    /// leaves the year's early days empty for everyone: not missing readings).
+    /// Whether the stored data reaches from the year's first day to its last (a store that starts
+    /// later, or ends sooner, leaves those days empty for everyone: not missing readings). The
+    /// last day may be missing: its consumption needs the next day's reading, which a month's
+    /// export may leave out.
     pub fn covers_window(&self) -> bool {
-        self.min_day.is_some_and(|d| d <= self.rows.first)
+        let last = self.rows.first + self.rows.days as i32 - 1;
+        self.min_day.is_some_and(|d| d <= self.rows.first) && self.max_day.is_some_and(|d| d >= last - 1)
     }
 
     /// The model's score of every row (None when the stored data does not reach back a year),
@@ -236,14 +238,12 @@ pub fn score_stored(
     let last = to_epoch_days(period.last_day());
     let year = Year::open(&session, last)?;
     if !year.covers_window() {
+        let day = |d: Option<i32>| d.map_or("-".into(), |d| from_epoch_days(d).to_string());
+        let (from, to) = (day(year.min_day), day(year.max_day));
+        let first = from_epoch_days(window_first(last));
+        let end = period.last_day();
         return Err(EngineError::BadInput(format!(
-            "已存日用电量始于 {}，模型需要 {} 至 {} 的一整年 / the stored consumption starts on {}; the model needs the year {} to {}",
-            year.min_day.map_or("-".into(), |d| from_epoch_days(d).to_string()),
-            from_epoch_days(window_first(last)),
-            period.last_day(),
-            year.min_day.map_or("-".into(), |d| from_epoch_days(d).to_string()),
-            from_epoch_days(window_first(last)),
-            period.last_day()
+            "已存日用电量为 {from} 至 {to}，模型需要 {first} 至 {end} 的一整年 / the stored consumption runs from {from} to {to}; the model needs the whole year {first} to {end}"
         )));
     }
     // Scored and explained chunk by chunk, in one pass over the rows.

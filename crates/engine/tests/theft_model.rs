@@ -170,6 +170,11 @@ fn the_model_scores_a_year_of_stored_data_and_the_planted_thieves_stay_suspected
         .unwrap_err()
         .to_string();
     assert!(err.contains("2025-01-01") && err.contains("2024-07-01"), "{err}");
+    // So is a month past the stored data: every customer would lack its last months.
+    let err = jicha_engine::theft::score_stored(&dir, Period::parse("2026-06").unwrap(), Model::builtin())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("2025-07-01 至 2026-06-30") && err.contains("to 2026-02-0"), "{err}");
 }
 
 /// The customers `jicha theft score --period` scores, best first.
