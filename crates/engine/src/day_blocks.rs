@@ -523,7 +523,7 @@ impl RegisterDays {
     pub fn fill(&self, m: usize, out: &mut Vec<(Option<i64>, Option<i64>)>) {
         out.clear();
         out.resize(self.days, (None, None));
-        let last = self.first + self.days as i32 - 1;
+        let last = last_of(self.first, self.days);
         for (source, at) in self.sources.iter().zip(&self.at) {
             let Some(&c) = at.get(m).filter(|c| **c != ABSENT) else { continue };
             let Some((from, cells)) = source.cells(c as usize, self.first, last) else { continue };
@@ -602,6 +602,11 @@ fn index(
     }
     remove_orphans(dir, kind);
     Ok((sources, places, files.iter().map(|f| f.file.clone()).collect()))
+}
+
+/// The last day of a window of `days` days from `first`.
+fn last_of(first: i32, days: usize) -> i32 {
+    first + days as i32 - 1
 }
 
 /// Every customer's days over a window, read from the files' blocks when asked for, not copied
@@ -699,14 +704,18 @@ impl Rows {
         self.order.is_empty()
     }
 
+    /// The window's last day.
+    pub fn last(&self) -> i32 {
+        last_of(self.first, self.days)
+    }
+
     /// Row `r`'s days into `out` (`days` long): the kWh as `f32`, NaN for a day without a
     /// value.
     pub fn fill(&self, r: usize, out: &mut [f32]) {
         out.fill(f32::NAN);
-        let last = self.first + self.days as i32 - 1;
         for (source, at) in self.sources.iter().zip(&self.at) {
             let Some(&c) = at.get(r).filter(|c| **c != ABSENT) else { continue };
-            let Some((from, cells)) = source.cells(c as usize, self.first, last) else { continue };
+            let Some((from, cells)) = source.cells(c as usize, self.first, self.last()) else { continue };
             let at = (from - self.first) as usize;
             for (out, k) in out[at..at + cells.len()].iter_mut().zip(cells) {
                 *out = if k.is_nan() { f32::NAN } else { *k as f32 };

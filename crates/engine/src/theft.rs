@@ -34,25 +34,34 @@ pub struct Year {
     pub max_day: Option<i32>,
 }
 
+/// The store's first and last day of consumption.
+fn stored_span(session: &Session) -> (Option<i32>, Option<i32>) {
+    let files = session.series_files(Series::DailyConsumption);
+    let stored = files.iter().filter(|f| f.rows > 0);
+    (stored.clone().map(|f| f.min_day).min(), stored.map(|f| f.max_day).max())
+}
+
+/// Whether stored consumption from `min_day` to `max_day` covers the days `first..=last` (a store
+/// that starts later, or ends sooner, leaves those days empty for everyone: not missing
+/// readings). The last day may be missing: its consumption needs the next day's reading, which a
+/// month's export may leave out.
+fn covers(min_day: Option<i32>, max_day: Option<i32>, first: i32, last: i32) -> bool {
+    min_day.is_some_and(|d| d <= first) && max_day.is_some_and(|d| d >= last - 1)
+}
+
 impl Year {
     /// The year up to `last` of every customer with consumption in it.
     pub fn open(session: &Session, last: i32) -> EngineResult<Year> {
-        let files = session.series_files(Series::DailyConsumption);
-        let stored = files.iter().filter(|f| f.rows > 0);
-        let (min_day, max_day) = (stored.clone().map(|f| f.min_day).min(), stored.map(|f| f.max_day).max());
+        let (min_day, max_day) = stored_span(session);
         Ok(Year { rows: Rows::open(session, window_first(last), last)?, min_day, max_day })
     }
 
-    /// Whether the stored data reaches from the year's first day to its last (a store that starts
-    /// later, or ends sooner, leaves those days empty for everyone: not missing readings). The
-    /// last day may be missing: its consumption needs the next day's reading, which a month's
-    /// export may leave out.
+    /// Whether the stored data covers the whole year (see [`covers`]).
     pub fn covers_window(&self) -> bool {
-        let last = self.rows.first + self.rows.days as i32 - 1;
-        self.min_day.is_some_and(|d| d <= self.rows.first) && self.max_day.is_some_and(|d| d >= last - 1)
+        covers(self.min_day, self.max_day, self.rows.first, self.rows.last())
     }
 
-    /// The model's score of every row (None when the stored data does not reach back a year),
+    /// The model's score of every row (None when the stored data does not cover the year),
     /// and what `per_row` gives for each row's days, in one pass over the rows.
     pub fn scan<T: Send>(
         &self,
@@ -128,7 +137,7 @@ impl Year {
             h.update([0]);
         }
         let digest: String = h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
-        let last = from_epoch_days(self.rows.first + self.rows.days as i32 - 1);
+        let last = from_epoch_days(self.rows.last());
         Some(dir.root().join("cache").join("theft").join(format!("year-{last}-{digest}.v1.scores")))
     }
 
@@ -236,16 +245,18 @@ pub fn score_stored(
 ) -> EngineResult<Vec<(String, f64, String)>> {
     let session = Session::open(dir)?;
     let last = to_epoch_days(period.last_day());
-    let year = Year::open(&session, last)?;
-    if !year.covers_window() {
+    // Refused before the year's rows are indexed.
+    let (min_day, max_day) = stored_span(&session);
+    if !covers(min_day, max_day, window_first(last), last) {
         let day = |d: Option<i32>| d.map_or("-".into(), |d| from_epoch_days(d).to_string());
-        let (from, to) = (day(year.min_day), day(year.max_day));
+        let (from, to) = (day(min_day), day(max_day));
         let first = from_epoch_days(window_first(last));
         let end = period.last_day();
         return Err(EngineError::BadInput(format!(
             "已存日用电量为 {from} 至 {to}，模型需要 {first} 至 {end} 的一整年 / the stored consumption runs from {from} to {to}; the model needs the whole year {first} to {end}"
         )));
     }
+    let year = Year::open(&session, last)?;
     // Scored and explained chunk by chunk, in one pass over the rows.
     let days = year.rows.days.max(1);
     let chunks = year.rows.map_chunks(|range, matrix| {
