@@ -512,8 +512,7 @@ impl RegisterDays {
         let mut meters = Interner::with_capacity(session.row_count("meters") as usize);
         // A file whose days all lie in the window is read through (faulted in at once).
         let (sources, at_all, _) = index(session, &REGISTERS, (first, last), true, &mut meters, |_, _| {})?;
-        let days = (last - first + 1).max(0) as usize;
-        Ok((meters, RegisterDays { sources, at: at_all, first, days }))
+        Ok((meters, RegisterDays { sources, at: at_all, first, days: days_of(first, last) }))
     }
 
     /// Meter `m`'s days of the window into `out` (`days` long, day `first + k` at `k`): each
@@ -609,6 +608,11 @@ fn last_of(first: i32, days: usize) -> i32 {
     first + days as i32 - 1
 }
 
+/// The days of the window `first..=last` (none when it is empty).
+pub fn days_of(first: i32, last: i32) -> usize {
+    (last - first + 1).max(0) as usize
+}
+
 /// Every customer's days over a window, read from the files' blocks when asked for, not copied
 /// into a matrix: each customer's row put together from the files that hold it (a later file's
 /// cells over an earlier one's, as [`for_each_row`] hands them over). The stored blocks stay
@@ -675,8 +679,7 @@ impl Rows {
             .into_iter()
             .map(|at| order.iter().map(|i| at.get(*i as usize).copied().unwrap_or(ABSENT)).collect())
             .collect();
-        let days = (last - first + 1).max(0) as usize;
-        Ok(Rows { sources, files, at, customers, order, row_of, first, days })
+        Ok(Rows { sources, files, at, customers, order, row_of, first, days: days_of(first, last) })
     }
 
     /// The names of the committed files the rows come from, by their first day.

@@ -277,7 +277,7 @@ type InArea = (u32, Option<i32>, Option<i32>);
 /// opened_on <= d < closed_on whatever their status), shared by the loss themes of a session.
 pub fn area_days(session: &Session, first: i32, last: i32) -> EngineResult<Arc<AreaDays>> {
     session.memo(&format!("area_days/{first}/{last}"), || {
-        let n = (last - first + 1).max(0) as usize;
+        let n = day_blocks::days_of(first, last);
         let mut areas = Interner::default();
         // Supply points of type tq define the areas.
         let sql = format!(
