@@ -294,6 +294,11 @@ fn briefing(dir: &DataDir, date: Option<&str>, loss_line: f64, format: BriefingF
         .unwrap_or_else(|_| jicha_engine::audit::Catalogue::builtin());
     let flow = jicha_flow::Flow::new(dir.root());
     let b = jicha_web::briefing::compute(&mut session, &cat, &flow, day, loss_line)?;
+    // A day whose data is not in has unknown supply and no drops: said apart from the briefing
+    // too (the scheduled briefing waits for it instead).
+    if let Some(why) = &b.not_in {
+        eprintln!("提示 / note: {why}");
+    }
     let mut out = std::io::stdout().lock();
     let r: anyhow::Result<()> = (|| {
         match format {

@@ -23,4 +23,4 @@ pub use error::{StoreError, StoreResult};
 pub use import::{CommitSummary, ImportTxn, SeriesRowOutcome};
 pub use layout::DataDir;
 pub use relational::RowIssue;
-pub use status::{ImportRecord, Status, TableStatus, month_not_in};
+pub use status::{ImportRecord, Status, TableStatus, day_not_in, month_not_in};

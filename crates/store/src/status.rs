@@ -4,6 +4,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::layout::DataDir;
 use crate::relational::{open_read_only, read_manifest, relational_tables};
 use crate::series::Series;
+use chrono::NaiveDate;
 use jicha_core::calendar::{Period, from_epoch_days};
 use serde::Serialize;
 
@@ -179,33 +180,70 @@ impl Status {
 /// English, e.g. for a scheduled monthly audit that must wait for the month's import instead of
 /// listing every customer as missing its readings.
 pub fn month_not_in(dir: &DataDir, period: Period) -> StoreResult<Option<String>> {
+    not_in(dir, &period.to_string(), |conn, ends| {
+        let mut lacks = Vec::new();
+        if let Some(day) = ends.usage.filter(|d| *d < period.last_day()) {
+            lacks.push((format!("日电量只到 {day}"), format!("the daily usage ends on {day}")));
+        }
+        let bills_end: Option<String> = conn.query_row("SELECT max(period) FROM bills", [], |r| r.get(0))?;
+        if let Some(last) = bills_end.and_then(|p| Period::parse(&p)).filter(|p| *p < period) {
+            lacks.push((format!("电费发行只到 {last}"), format!("the bills end with {last}")));
+        }
+        Ok(lacks)
+    })
+}
+
+/// What keeps a day's watch and briefing from being true ones: the stored daily consumption or
+/// the stored supply ends before the day (each only when any of it is stored). Without it the
+/// briefing would give the day's supply as unknown and find no drop, as if nothing had happened.
+pub fn day_not_in(dir: &DataDir, day: NaiveDate) -> StoreResult<Option<String>> {
+    not_in(dir, &day.to_string(), |_, ends| {
+        let mut lacks = Vec::new();
+        if let Some(end) = ends.consumption.filter(|d| *d < day) {
+            lacks.push((format!("日用电量只到 {end}"), format!("the daily consumption ends on {end}")));
+        }
+        if let Some(end) = ends.supply.filter(|d| *d < day) {
+            lacks.push((format!("供电量只到 {end}"), format!("the supply ends on {end}")));
+        }
+        Ok(lacks)
+    })
+}
+
+/// The last stored day of the daily usage (any of its series), of the daily consumption (derived
+/// from it; a day's consumption may need the next day's reading) and of the supply.
+struct SeriesEnds {
+    usage: Option<NaiveDate>,
+    consumption: Option<NaiveDate>,
+    supply: Option<NaiveDate>,
+}
+
+/// Why the data of `what` (a month or a day) is not all in, from what `lacks` finds missing
+/// (Chinese, English); with nothing imported at all, that.
+fn not_in(
+    dir: &DataDir,
+    what: &str,
+    lacks: impl FnOnce(&rusqlite::Connection, &SeriesEnds) -> StoreResult<Vec<(String, String)>>,
+) -> StoreResult<Option<String>> {
     if !dir.database().exists() {
         return Ok(Some(format!(
-            "{period} 的数据尚未导入：还没有导入任何数据 / {period}'s data is not imported: nothing is"
+            "{what} 的数据尚未导入：还没有导入任何数据 / {what}'s data is not imported: nothing is"
         )));
     }
     let conn = open_read_only(&dir.database())?;
-    let usage_ends = read_manifest(&conn)?
-        .iter()
-        .filter(|f| f.series != Series::Supply.name())
-        .map(|f| f.max_day)
-        .max()
-        .map(from_epoch_days);
-    let bills_end: Option<String> = conn.query_row("SELECT max(period) FROM bills", [], |r| r.get(0))?;
-    let bills_end = bills_end.and_then(|p| Period::parse(&p));
-    let mut zh = Vec::new();
-    let mut en = Vec::new();
-    if let Some(day) = usage_ends.filter(|d| *d < period.last_day()) {
-        zh.push(format!("日电量只到 {day}"));
-        en.push(format!("the daily usage ends on {day}"));
-    }
-    if let Some(last) = bills_end.filter(|p| *p < period) {
-        zh.push(format!("电费发行只到 {last}"));
-        en.push(format!("the bills end with {last}"));
-    }
+    let manifest = read_manifest(&conn)?;
+    let end = |of: &dyn Fn(&str) -> bool| {
+        manifest.iter().filter(|f| of(&f.series)).map(|f| f.max_day).max().map(from_epoch_days)
+    };
+    let usage = end(&|s| s != Series::Supply.name());
+    let ends = SeriesEnds {
+        usage,
+        consumption: end(&|s| s == Series::DailyConsumption.name()).or(usage),
+        supply: end(&|s| s == Series::Supply.name()),
+    };
+    let (zh, en): (Vec<String>, Vec<String>) = lacks(&conn, &ends)?.into_iter().unzip();
     Ok((!zh.is_empty()).then(|| {
         format!(
-            "{period} 的数据尚未导入齐（{}）/ {period}'s data is not all imported yet ({})",
+            "{what} 的数据尚未导入齐（{}）/ {what}'s data is not all imported yet ({})",
             zh.join("，"),
             en.join(", ")
         )

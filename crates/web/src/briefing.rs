@@ -61,6 +61,9 @@ pub struct Briefing {
     pub stations: Vec<StationBrief>,
     /// The loss line used, e.g. 0.10.
     pub loss_line: f64,
+    /// Why the day's data is not all in, when it is not (`store::day_not_in`): said at the top of
+    /// the long form, so an unknown figure is read as not yet imported rather than as nothing.
+    pub not_in: Option<String>,
 }
 
 fn change(now: Option<f64>, before: Option<f64>) -> Option<f64> {
@@ -204,21 +207,26 @@ pub fn compute(
         due_today: stations.iter().flat_map(|s| s.due_today.clone()).collect(),
         overdue: stations.iter().map(|s| s.overdue).sum(),
     };
-    Ok(Briefing { day, company, stations, loss_line })
+    let not_in = jicha_store::day_not_in(session.dir(), day)?;
+    Ok(Briefing { day, company, stations, loss_line, not_in })
 }
 
 impl StationBrief {
     /// The SMS: one line, the figures a station head acts on.
     pub fn sms(&self, day: NaiveDate) -> String {
-        let mut s = format!(
-            "【日供电量简报】{}{}月{}日供电量{}，比上周同日{}，比去年同期{}",
-            self.name,
-            day.month(),
-            day.day(),
-            kwh(self.supply),
-            pct(change(self.supply, self.week_before)),
-            pct(change(self.supply, self.year_before)),
-        );
+        let mut s = match self.supply {
+            // Not a dash for the day and both comparisons: said once, in words.
+            None => format!("【日供电量简报】{}{}月{}日供电量数据未到", self.name, day.month(), day.day()),
+            Some(_) => format!(
+                "【日供电量简报】{}{}月{}日供电量{}，比上周同日{}，比去年同期{}",
+                self.name,
+                day.month(),
+                day.day(),
+                kwh(self.supply),
+                pct(change(self.supply, self.week_before)),
+                pct(change(self.supply, self.year_before)),
+            ),
+        };
         if !self.drops.is_empty() {
             s += &format!("；大用户电量骤降{}户", self.drops.len());
         }
@@ -245,7 +253,11 @@ impl Briefing {
     /// The long form for chat robots and e-mail: the company's line, a line per station, then
     /// the drops, the new high-loss areas and the orders due today by name.
     pub fn long_text(&self) -> String {
-        let mut out = format!("{}\n{}\n", self.subject(), self.company.sms(self.day));
+        let mut out = format!("{}\n", self.subject());
+        if let Some(why) = &self.not_in {
+            out += &format!("注意 / note: {why}\n");
+        }
+        out += &format!("{}\n", self.company.sms(self.day));
         out += "\n各供电所 供电量 / 比上周同日 / 比去年同期：\n";
         for s in &self.stations {
             out += &format!(

@@ -2,6 +2,8 @@
 //! time (Asia/Shanghai, UTC+8 all year), the monthly audit of the month before, and imports from
 //! a drop folder. Each run is recorded in `schedule.sqlite`; a slot missed while the server was
 //! down is run once when it comes back (only the latest missed slot of each job, never a backlog).
+//! The monthly audit waits until its month's data is in, the daily run until yesterday's is
+//! (shown as waiting, with why); a later slot ends a slot still waiting.
 //!
 //! ```toml
 //! [schedule]
@@ -9,6 +11,7 @@
 //! monthly_day = 1           # the monthly audit of the month before on this day (0: never)
 //! drop = "/data/drop"       # import every data set put here (moved to done/ or failed/)
 //! drop_every_minutes = 10
+//! daily_wait_hours = 4      # the daily run waits at most this long for yesterday's data
 //!
 //! [briefing]
 //! loss_line = 0.10          # an area over this loss rate is "high loss"
@@ -63,6 +66,10 @@ pub struct ScheduleConfig {
     /// Minutes between looks at the drop folder.
     #[serde(default = "default_drop_every")]
     pub drop_every_minutes: u64,
+    /// Hours after `time` the daily run waits at most for yesterday's data; then it runs with
+    /// what is there, and its briefing says what is missing (0: it never waits).
+    #[serde(default = "default_daily_wait_hours")]
+    pub daily_wait_hours: u32,
 }
 
 fn default_time() -> String {
@@ -74,6 +81,9 @@ fn default_monthly_day() -> u32 {
 fn default_drop_every() -> u64 {
     10
 }
+fn default_daily_wait_hours() -> u32 {
+    4
+}
 
 impl Default for ScheduleConfig {
     fn default() -> ScheduleConfig {
@@ -82,6 +92,7 @@ impl Default for ScheduleConfig {
             monthly_day: default_monthly_day(),
             drop: None,
             drop_every_minutes: default_drop_every(),
+            daily_wait_hours: default_daily_wait_hours(),
         }
     }
 }
@@ -167,6 +178,12 @@ pub fn parse_plan(path: &Path, text: &str) -> Result<Plan, Vec<String>> {
             path.display(),
             plan.schedule.time
         )),
+    }
+    if plan.schedule.daily_wait_hours > 23 {
+        problems.push(format!(
+            "{} [schedule] daily_wait_hours 应在 0 到 23 之间 / must be 0 to 23",
+            path.display()
+        ));
     }
     if plan.schedule.monthly_day > 28 {
         problems
@@ -403,8 +420,20 @@ pub fn tick(root: &Path, now: DateTime<Utc>) -> anyhow::Result<Vec<(String, Resu
         let not_in = || jicha_store::month_not_in(&DataDir::new(root), period).unwrap_or(None);
         job("monthly", slot, &not_in, &mut || monthly(root, period))?;
     }
+    // Yesterday's watch and briefing wait the same way for yesterday's consumption and supply
+    // (sent before them, the briefing would give every station's supply as unknown and no drop),
+    // but only `daily_wait_hours`: the morning's orders due today must not wait for ever. Run
+    // later, the briefing says what is missing.
     let slot = daily_slot(t, plan.at);
-    job("daily", slot, &|| None, &mut || daily(root, &plan, slot.date() - chrono::Days::new(1)))?;
+    let yesterday = slot.date() - chrono::Days::new(1);
+    let give_up = slot + chrono::Duration::hours(i64::from(plan.schedule.daily_wait_hours));
+    let not_in = || {
+        if t >= give_up {
+            return None;
+        }
+        jicha_store::day_not_in(&DataDir::new(root), yesterday).unwrap_or(None)
+    };
+    job("daily", slot, &not_in, &mut || daily(root, &plan, yesterday))?;
     // The weekly check of the target lines, on Mondays (the latest Monday's slot).
     let monday = slot.date() - chrono::Days::new(u64::from(slot.date().weekday().num_days_from_monday()));
     let weekly = monday.and_time(plan.at);
@@ -505,10 +534,15 @@ fn daily(root: &Path, plan: &Plan, day: NaiveDate) -> anyhow::Result<String> {
     let line = plan.briefing.as_ref().and_then(|b| b.loss_line).unwrap_or(0.10);
     let b = crate::briefing::compute(&mut session, &cat, &flow, day, line);
     drop_off_thread(session);
-    let queued = queue(root, &messages(&b?, plan.briefing.as_ref(), &station_heads(root)?))?;
-    Ok(format!(
+    let b = b?;
+    let queued = queue(root, &messages(&b, plan.briefing.as_ref(), &station_heads(root)?))?;
+    let mut said = format!(
         "日监测 {day}：{n} 条疑似问题；简报已排队 {queued} 条 / daily watch {day}: {n} findings; {queued} briefing messages queued"
-    ))
+    );
+    if let Some(why) = &b.not_in {
+        said += &format!("；数据未到齐，按已有数据运行 / run on the data there was: {why}");
+    }
+    Ok(said)
 }
 
 /// Checks every target line and queues the new warnings.
@@ -670,17 +704,24 @@ mod tests {
     }
 
     #[test]
-    fn with_nothing_imported_the_monthly_audit_waits_and_the_other_jobs_still_run() {
+    fn with_nothing_imported_the_monthly_and_daily_runs_wait_and_the_weekly_one_still_runs() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("jicha.toml"), "[schedule]\ntime = \"07:30\"\nmonthly_day = 1\n")
             .unwrap();
         let now = at("2026-04-01 08:00").and_local_timezone(shanghai()).unwrap().with_timezone(&Utc);
         let ran = tick(tmp.path(), now).unwrap();
-        assert!(ran.iter().all(|r| r.0 != "monthly") && ran.iter().any(|r| r.0 == "daily"), "{ran:?}");
+        let names: Vec<&str> = ran.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(names, ["warnings"], "{ran:?}");
         let runs = Runs::open(tmp.path()).unwrap().list(10).unwrap();
-        let monthly: Vec<_> = runs.iter().filter(|r| r.job == "monthly").collect();
-        assert_eq!(monthly.len(), 1, "{runs:?}");
-        assert!(monthly[0].waiting() && monthly[0].message.contains("还没有导入任何数据"), "{monthly:?}");
+        for (job, what) in [("monthly", "2026-03"), ("daily", "2026-03-31")] {
+            let rows: Vec<_> = runs.iter().filter(|r| r.job == job).collect();
+            assert_eq!(rows.len(), 1, "{runs:?}");
+            assert!(rows[0].waiting(), "{rows:?}");
+            assert!(
+                rows[0].message.contains(&format!("{what} 的数据尚未导入：还没有导入任何数据")),
+                "{rows:?}"
+            );
+        }
     }
 
     #[test]
@@ -692,5 +733,8 @@ mod tests {
             .unwrap_err();
         assert_eq!(bad.len(), 3, "{bad:?}");
         assert!(bad.iter().any(|b| b.contains("phone")), "{bad:?}");
+        let bad = parse_plan(p, "[schedule]\ndaily_wait_hours = 24\n").unwrap_err();
+        assert!(bad.len() == 1 && bad[0].contains("daily_wait_hours 应在 0 到 23 之间"), "{bad:?}");
+        assert_eq!(ok.schedule.daily_wait_hours, 4, "the default");
     }
 }

@@ -177,6 +177,16 @@ fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
     );
     assert!(w[0].message.contains("电费发行只到 2026-02"), "{w:?}");
     assert_eq!(monthly(&jicha_web::schedule::tick(&root, utc("2026-04-01 08:01")).unwrap()), 0);
+    // So does the briefing of 31 March, which would otherwise give every station's supply as
+    // unknown and find no drop.
+    let daily_waits = || -> Vec<String> {
+        let runs = jicha_web::schedule::Runs::open(&root).unwrap().list(20).unwrap();
+        runs.into_iter().filter(|r| r.job == "daily" && r.waiting()).map(|r| r.message).collect()
+    };
+    let w = daily_waits();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("2026-03-31 的数据尚未导入齐"), "{w:?}");
+    assert!(w[0].contains("日用电量只到 2026-03-01") && w[0].contains("供电量只到 2026-02-28"), "{w:?}");
     // March's daily kWh and bills dropped in: the drop imports them and the waiting audit runs in
     // the same look at the clock, once.
     let march = drop.join("c-march");
@@ -203,4 +213,54 @@ fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
     assert!(root.join("reports").join("2026-03").is_dir());
     assert!(waiting().is_empty());
     assert_eq!(monthly(&jicha_web::schedule::tick(&root, utc("2026-04-01 08:20")).unwrap()), 0, "once");
+    // The briefing still waits for the supply, then runs once the supply of the 31st comes.
+    assert!(!ran.iter().any(|r| r.0 == "daily"), "{ran:?}");
+    let w = daily_waits();
+    assert!(w.len() == 1 && w[0].contains("供电量只到 2026-02-28") && !w[0].contains("日用电量"), "{w:?}");
+    let area: String = rusqlite::Connection::open(DataDir::new(&root).database())
+        .unwrap()
+        .query_row("SELECT tq_id FROM transformer_areas ORDER BY tq_id LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    let supply = drop.join("d-supply");
+    std::fs::create_dir_all(&supply).unwrap();
+    std::fs::write(
+        supply.join("supply.csv"),
+        format!("point_type,point_id,date,kwh\ntq,{area},2026-03-31,812\n"),
+    )
+    .unwrap();
+    let ran = jicha_web::schedule::tick(&root, utc("2026-04-01 08:30")).unwrap();
+    let daily: Vec<_> = ran.iter().filter(|r| r.0 == "daily").collect();
+    assert_eq!(daily.len(), 1, "{ran:?}");
+    assert!(daily[0].1.as_ref().unwrap().contains("日监测 2026-03-31"), "{daily:?}");
+    assert!(daily_waits().is_empty());
+    assert!(
+        !jicha_web::schedule::tick(&root, utc("2026-04-01 08:40")).unwrap().iter().any(|r| r.0 == "daily")
+    );
+    // 1 April's data never comes: the briefing of the 2nd waits four hours (daily_wait_hours),
+    // then goes out saying what is missing, so the orders due that day are not held back.
+    let daily = |t: &str| -> Vec<String> {
+        let ran = jicha_web::schedule::tick(&root, utc(t)).unwrap();
+        ran.into_iter().filter(|r| r.0 == "daily").map(|r| r.1.unwrap()).collect()
+    };
+    assert!(daily("2026-04-02 08:00").is_empty() && daily("2026-04-02 11:29").is_empty());
+    assert!(daily_waits()[0].contains("2026-04-01 的数据尚未导入齐"), "{:?}", daily_waits());
+    let late = daily("2026-04-02 11:30");
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert!(
+        late[0].contains("数据未到齐，按已有数据运行") && late[0].contains("2026-04-01 的数据尚未导入齐"),
+        "{late:?}"
+    );
+    assert!(daily_waits().is_empty());
+    outbox.deliver_due(&channels, Utc::now() + chrono::Duration::hours(4)).unwrap();
+    let bodies = got.lock().unwrap().clone();
+    let brief = |d: &str| bodies.iter().find(|b| b.contains(&format!("日供电量简报 {d}"))).cloned().unwrap();
+    let (march, april) = (brief("2026年3月31日"), brief("2026年4月1日"));
+    assert!(!march.contains("注意 / note"), "{march}");
+    assert!(
+        april.contains(
+            "注意 / note: 2026-04-01 的数据尚未导入齐（日用电量只到 2026-03-31，供电量只到 2026-03-31）"
+        ),
+        "{april}"
+    );
+    assert!(april.contains("全公司4月1日供电量数据未到"), "{april}");
 }
