@@ -294,9 +294,9 @@ fn briefing(dir: &DataDir, date: Option<&str>, loss_line: f64, format: BriefingF
         .unwrap_or_else(|_| jicha_engine::audit::Catalogue::builtin());
     let flow = jicha_flow::Flow::new(dir.root());
     let b = jicha_web::briefing::compute(&mut session, &cat, &flow, day, loss_line)?;
-    // A day whose data is not in has unknown supply and no drops: said apart from the briefing
-    // too (the scheduled briefing waits for it instead).
-    if let Some(why) = &b.not_in {
+    // A day whose data is not in has unknown supply and no drops (the scheduled briefing waits
+    // for it instead): the long form says so at its top, the other forms on stderr.
+    if let Some(why) = b.not_in.as_ref().filter(|_| !matches!(format, BriefingFormat::Text)) {
         eprintln!("提示 / note: {why}");
     }
     let mut out = std::io::stdout().lock();
@@ -304,9 +304,9 @@ fn briefing(dir: &DataDir, date: Option<&str>, loss_line: f64, format: BriefingF
         match format {
             BriefingFormat::Text => write!(out, "{}", b.long_text())?,
             BriefingFormat::Sms => {
-                writeln!(out, "{}", b.company.sms(b.day))?;
+                writeln!(out, "{}", b.company.sms(b.day, b.not_in.is_some()))?;
                 for s in &b.stations {
-                    writeln!(out, "{}", s.sms(b.day))?;
+                    writeln!(out, "{}", s.sms(b.day, b.not_in.is_some()))?;
                 }
             }
             BriefingFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&b)?)?,

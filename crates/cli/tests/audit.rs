@@ -64,21 +64,34 @@ fn audit_prints_jsonl_with_exactly_the_keys_and_stable_ids() {
     assert_eq!(later.status.code(), Some(0));
     let said = String::from_utf8_lossy(&later.stderr);
     assert!(said.contains("2026-05 的数据尚未导入齐") && said.contains("not all imported yet"), "{said}");
-    // So is a briefing of a day whose supply is not in (the fixture's supply ends on 14 January).
-    let briefing = |day: &str| {
+    // So is a briefing of a day whose supply is not in (the fixture's supply ends on 14 January):
+    // at the top of the long form, on stderr for the SMS.
+    let briefing = |day: &str, format: &str| {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_jicha"));
-        run(c.arg("--data").arg(&data).args(["briefing", "--date", day]))
+        run(c.arg("--data").arg(&data).args(["briefing", "--date", day, "--format", format]))
     };
-    let (in_, late) = (briefing("2026-01-14"), briefing("2026-01-15"));
+    let (in_, late) = (briefing("2026-01-14", "text"), briefing("2026-01-15", "text"));
     assert_eq!((in_.status.code(), late.status.code()), (Some(0), Some(0)));
-    assert!(String::from_utf8_lossy(&in_.stdout).contains("日供电量简报 2026年1月14日"));
-    assert!(!String::from_utf8_lossy(&in_.stderr).contains("尚未导入齐"), "14 January is in");
-    let said = String::from_utf8_lossy(&late.stderr);
-    assert!(said.contains("2026-01-15 的数据尚未导入齐（供电量只到 2026-01-14）"), "{said}");
+    let text = String::from_utf8_lossy(&in_.stdout);
+    assert!(
+        text.contains("日供电量简报 2026年1月14日") && !text.contains("注意"),
+        "14 January is in: {text}"
+    );
     let text = String::from_utf8_lossy(&late.stdout);
-    assert!(text.contains("日供电量简报 2026年1月15日\n注意 / note: 2026-01-15 的数据尚未导入齐"), "{text}");
+    assert!(
+        text.contains(
+            "日供电量简报 2026年1月15日\n注意 / note: 2026-01-15 的数据尚未导入齐（供电量只到 2026-01-14）"
+        ),
+        "{text}"
+    );
     assert!(text.contains("全公司1月15日供电量数据未到"), "{text}");
-    assert!(!String::from_utf8_lossy(&in_.stdout).contains("注意"));
+    let sms = briefing("2026-01-15", "sms");
+    let said = String::from_utf8_lossy(&sms.stderr);
+    assert!(said.contains("提示 / note: 2026-01-15 的数据尚未导入齐（供电量只到 2026-01-14）"), "{said}");
+    assert!(
+        String::from_utf8_lossy(&sms.stdout).starts_with("【日供电量简报】全公司1月15日供电量数据未到。")
+    );
+    assert!(!String::from_utf8_lossy(&briefing("2026-01-14", "sms").stderr).contains("尚未导入齐"));
     assert_eq!(audit("table").status.code(), Some(0));
     let csv = audit("csv");
     assert!(String::from_utf8_lossy(&csv.stdout).starts_with("theme,entity_type,entity_id"));

@@ -69,6 +69,8 @@ fn day_supply_against_the_same_weekday_a_week_earlier() {
         ("feeder,F01", "2026-03-10", "5000"),   // a feeder with areas: not the station's own
         ("feeder,F02", "2026-03-03", "1000"),
         ("feeder,F02", "2026-03-10", "800"), // S02: exactly -20%, quiet
+        ("tq,T1", "2026-03-17", "121"),
+        ("feeder,F03", "2026-03-17", "120"), // S01: 240.01 -> 241, quiet; S02 not stored yet
     ] {
         ds.supply.push(format!("{p},{d},{kwh}"));
     }
@@ -79,6 +81,8 @@ fn day_supply_against_the_same_weekday_a_week_earlier() {
     assert_eq!(f[0].evidence["week_before_kwh"], serde_json::json!(200.0));
     // No figure a week earlier: nothing to compare.
     assert!(audit_day(&dir, "DAY-SUPPLY", "2026-03-11").is_empty());
+    // No figure for the day (S02's has not come): unknown, not a fall of 100%.
+    assert!(audit_day(&dir, "DAY-SUPPLY", "2026-03-17").is_empty());
 }
 
 fn config(text: &str) -> Catalogue {

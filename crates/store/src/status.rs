@@ -209,8 +209,9 @@ pub fn day_not_in(dir: &DataDir, day: NaiveDate) -> StoreResult<Option<String>> 
     })
 }
 
-/// The last stored day of the daily usage (any of its series), of the daily consumption (derived
-/// from it; a day's consumption may need the next day's reading) and of the supply.
+/// The last stored day of the daily usage (any of its series), of the daily consumption (a day's
+/// consumption from readings needs the next day's reading; daily kWh give it at once) and of the
+/// supply.
 struct SeriesEnds {
     usage: Option<NaiveDate>,
     consumption: Option<NaiveDate>,
@@ -231,14 +232,16 @@ fn not_in(
     }
     let conn = open_read_only(&dir.database())?;
     let manifest = read_manifest(&conn)?;
-    let end = |of: &dyn Fn(&str) -> bool| {
-        manifest.iter().filter(|f| of(&f.series)).map(|f| f.max_day).max().map(from_epoch_days)
+    let end = |of: &[Series]| {
+        manifest.iter().filter(|f| of.iter().any(|s| f.series == s.name())).map(|f| f.max_day).max()
     };
-    let usage = end(&|s| s != Series::Supply.name());
     let ends = SeriesEnds {
-        usage,
-        consumption: end(&|s| s == Series::DailyConsumption.name()).or(usage),
-        supply: end(&|s| s == Series::Supply.name()),
+        usage: end(&[Series::Readings, Series::DailyUsage, Series::DailyConsumption]).map(from_epoch_days),
+        consumption: end(&[Series::Readings])
+            .map(|d| d - 1)
+            .max(end(&[Series::DailyUsage]))
+            .map(from_epoch_days),
+        supply: end(&[Series::Supply]).map(from_epoch_days),
     };
     let (zh, en): (Vec<String>, Vec<String>) = lacks(&conn, &ends)?.into_iter().unzip();
     Ok((!zh.is_empty()).then(|| {

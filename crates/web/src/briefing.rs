@@ -207,17 +207,23 @@ pub fn compute(
         due_today: stations.iter().flat_map(|s| s.due_today.clone()).collect(),
         overdue: stations.iter().map(|s| s.overdue).sum(),
     };
-    let not_in = jicha_store::day_not_in(session.dir(), day)?;
+    // A note only: a store that cannot say does not cost the morning its briefing.
+    let not_in = jicha_store::day_not_in(session.dir(), day).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the briefing's data check");
+        None
+    });
     Ok(Briefing { day, company, stations, loss_line, not_in })
 }
 
 impl StationBrief {
-    /// The SMS: one line, the figures a station head acts on.
-    pub fn sms(&self, day: NaiveDate) -> String {
+    /// The SMS: one line, the figures a station head acts on. `late`: the day's data is not all
+    /// in, so an unknown supply is said in words, not as three dashes.
+    pub fn sms(&self, day: NaiveDate, late: bool) -> String {
         let mut s = match self.supply {
-            // Not a dash for the day and both comparisons: said once, in words.
-            None => format!("【日供电量简报】{}{}月{}日供电量数据未到", self.name, day.month(), day.day()),
-            Some(_) => format!(
+            None if late => {
+                format!("【日供电量简报】{}{}月{}日供电量数据未到", self.name, day.month(), day.day())
+            }
+            _ => format!(
                 "【日供电量简报】{}{}月{}日供电量{}，比上周同日{}，比去年同期{}",
                 self.name,
                 day.month(),
@@ -257,7 +263,7 @@ impl Briefing {
         if let Some(why) = &self.not_in {
             out += &format!("注意 / note: {why}\n");
         }
-        out += &format!("{}\n", self.company.sms(self.day));
+        out += &format!("{}\n", self.company.sms(self.day, self.not_in.is_some()));
         out += "\n各供电所 供电量 / 比上周同日 / 比去年同期：\n";
         for s in &self.stations {
             out += &format!(

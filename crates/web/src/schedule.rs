@@ -597,7 +597,7 @@ pub fn messages(
                     sms,
                     phone,
                     "",
-                    s.sms(b.day),
+                    s.sms(b.day, b.not_in.is_some()),
                     "briefing",
                     key(sms, phone, &s.station_id),
                 ));
@@ -608,7 +608,7 @@ pub fn messages(
                 sms,
                 phone,
                 "",
-                b.company.sms(b.day),
+                b.company.sms(b.day, b.not_in.is_some()),
                 "briefing",
                 key(sms, phone, "company"),
             ));

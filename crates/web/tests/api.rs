@@ -594,7 +594,7 @@ fn the_briefing_has_a_short_message_per_station_and_the_figures_of_the_day() {
     assert!(b.stations.len() >= 2);
     let mut total = 0.0;
     for s in &b.stations {
-        let sms = s.sms(b.day);
+        let sms = s.sms(b.day, false);
         assert!(sms.starts_with("【日供电量简报】"), "{sms}");
         assert!(sms.contains(&s.name) && sms.contains("2月20日"), "{sms}");
         assert!(sms.chars().count() <= 140, "one SMS: {} characters: {sms}", sms.chars().count());

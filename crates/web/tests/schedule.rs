@@ -186,7 +186,7 @@ fn the_daily_run_sends_the_briefing_once_and_a_missed_day_is_caught_up_once() {
     let w = daily_waits();
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("2026-03-31 的数据尚未导入齐"), "{w:?}");
-    assert!(w[0].contains("日用电量只到 2026-03-01") && w[0].contains("供电量只到 2026-02-28"), "{w:?}");
+    assert!(w[0].contains("日用电量只到 2026-02-28") && w[0].contains("供电量只到 2026-02-28"), "{w:?}");
     // March's daily kWh and bills dropped in: the drop imports them and the waiting audit runs in
     // the same look at the clock, once.
     let march = drop.join("c-march");

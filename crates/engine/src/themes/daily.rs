@@ -86,7 +86,10 @@ impl Theme for DaySupply {
         let max = milli(p.get("max_change"));
         let mut out = Vec::new();
         for st in stations {
-            let now = supply.get(&(st.clone(), d)).map_or(0, |s| s.supply);
+            // A day not stored is unknown, not a fall to nothing.
+            let Some(now) = supply.get(&(st.clone(), d)).map(|s| s.supply) else {
+                continue;
+            };
             let Some(before) = supply.get(&(st.clone(), d - 7)).map(|s| s.supply).filter(|b| *b > 0) else {
                 continue;
             };
