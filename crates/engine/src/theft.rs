@@ -36,9 +36,8 @@ pub struct Year {
 
 /// The store's first and last day of consumption.
 fn stored_span(session: &Session) -> (Option<i32>, Option<i32>) {
-    let files = session.series_files(Series::DailyConsumption);
-    let stored = files.iter().filter(|f| f.rows > 0);
-    (stored.clone().map(|f| f.min_day).min(), stored.map(|f| f.max_day).max())
+    let span = jicha_store::relational::span(session.series_files(Series::DailyConsumption));
+    (span.map(|s| s.0), span.map(|s| s.1))
 }
 
 /// Whether stored consumption from `min_day` to `max_day` covers the days `first..=last` (a store

@@ -529,6 +529,15 @@ pub fn data_version(conn: &Connection) -> rusqlite::Result<Option<String>> {
 }
 
 /// Reads the manifest from a connection.
+/// The first and last day that files with rows hold (None: none has rows).
+pub fn span<'a>(files: impl IntoIterator<Item = &'a SeriesFile>) -> Option<(i32, i32)> {
+    files
+        .into_iter()
+        .filter(|f| f.rows > 0)
+        .map(|f| (f.min_day, f.max_day))
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+}
+
 pub(crate) fn read_manifest(conn: &Connection) -> StoreResult<Vec<SeriesFile>> {
     let mut stmt = conn.prepare(
         "SELECT series, month, file, min_day, max_day, rows, bytes FROM main.series_files ORDER BY series, month, min_day",

@@ -2,7 +2,7 @@
 
 use crate::error::{StoreError, StoreResult};
 use crate::layout::DataDir;
-use crate::relational::{open_read_only, read_manifest, relational_tables};
+use crate::relational::{open_read_only, read_manifest, relational_tables, span};
 use crate::series::Series;
 use chrono::NaiveDate;
 use jicha_core::calendar::{Period, from_epoch_days};
@@ -132,8 +132,8 @@ impl Status {
                 table: s.name().into(),
                 name_zh: name_zh.into(),
                 rows: files.iter().map(|f| f.rows).sum(),
-                first: files.iter().map(|f| f.min_day).min().map(|d| from_epoch_days(d).to_string()),
-                last: files.iter().map(|f| f.max_day).max().map(|d| from_epoch_days(d).to_string()),
+                first: span(files.iter().copied()).map(|(d, _)| from_epoch_days(d).to_string()),
+                last: span(files.iter().copied()).map(|(_, d)| from_epoch_days(d).to_string()),
                 files: Some(files.len() as u64),
                 bytes: Some(files.iter().map(|f| f.bytes).sum()),
             });
@@ -233,7 +233,7 @@ fn not_in(
     let conn = open_read_only(&dir.database())?;
     let manifest = read_manifest(&conn)?;
     let end = |of: &[Series]| {
-        manifest.iter().filter(|f| of.iter().any(|s| f.series == s.name())).map(|f| f.max_day).max()
+        span(manifest.iter().filter(|f| of.iter().any(|s| f.series == s.name()))).map(|s| s.1)
     };
     let ends = SeriesEnds {
         usage: end(&[Series::Readings, Series::DailyUsage, Series::DailyConsumption]).map(from_epoch_days),

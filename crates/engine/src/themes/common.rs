@@ -342,11 +342,9 @@ pub fn price_on(tariffs: &[Tariff], code: &str, w: &Window) -> Option<f64> {
     version_on(tariffs, code, w.period.last_day()).and_then(|t| t.price.to_f64())
 }
 
-/// A meter with its customer's station.
+/// A meter with its customer's station (its id is the [`Archive`]'s).
 #[derive(Debug, Clone)]
 pub struct Meter {
-    /// 电能表资产编号.
-    pub meter_id: String,
     /// 供电单位编码 of its customer (the archive's own text, shared).
     pub station_id: Option<Arc<str>>,
     /// 装表日期.
@@ -380,7 +378,6 @@ fn read_meters(session: &Session) -> EngineResult<Archive<Meter>> {
             out.insert(
                 id,
                 Meter {
-                    meter_id: id.to_string(),
                     station_id: text_opt(&customer, i)
                         .and_then(|c| cust.get(c))
                         .and_then(Customer::station_text),

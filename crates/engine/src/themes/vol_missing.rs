@@ -27,12 +27,12 @@ impl Theme for VolMissing {
         let mut out = Vec::new();
         let all = meters(session)?;
         let mut buf = Vec::new();
-        for m in all.values() {
+        for (id, m) in all.iter() {
             let through = m.installed_on.is_some_and(|i| i <= first) && m.removed_on.is_none_or(|r| r > last);
             if !through {
                 continue;
             }
-            let days = reg.meters.get(&m.meter_id).map(|i| reg.meter(i as usize, &mut buf));
+            let days = reg.meters.get(id).map(|i| reg.meter(i as usize, &mut buf));
             let (mut run, mut longest, mut missing) = (0i64, 0i64, 0i64);
             for d in first..=last {
                 if days.as_ref().and_then(|r| r.get(d)).is_none() {
@@ -46,7 +46,7 @@ impl Theme for VolMissing {
             if longest >= min_run {
                 out.push(self.finding(
                     w,
-                    &m.meter_id,
+                    id,
                     m.station_id.as_deref().map(str::to_string),
                     &[
                         ("longest_run_days", int(longest)),
